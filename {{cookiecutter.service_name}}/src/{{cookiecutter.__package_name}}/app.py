@@ -1,0 +1,261 @@
+"""create_app(): the Sanic application and its routes."""
+
+import asyncio
+import hmac
+import os
+import re
+import uuid
+from importlib import metadata
+from time import perf_counter
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from sanic import HTTPResponse, Request, Sanic
+from sanic.response import raw
+
+from . import errors, logs, metrics, openapi
+from .batching import Batcher, QueueFull
+from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
+from .errors import ServiceError
+from .model import Input, Output
+from .runtime import Runtime
+from .settings import Settings
+
+INPUTS = TypeAdapter(list[Input])
+OUTPUTS = TypeAdapter(list[Output])
+REQUEST_ID = re.compile(r"[\w.:-]{1,128}")
+JSON = "application/json"
+
+
+def _description() -> str:
+    try:
+        return metadata.metadata(SERVICE_NAME)["Summary"] or ""
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def create_app(*, settings: Settings | None = None) -> Sanic:
+    """Build the app; Sanic calls this in every worker process."""
+    settings = settings or Settings.from_env()
+    logs.configure(settings.log_level)
+    app = Sanic(SERVICE_NAME, configure_logging=False)
+    app.config.update(
+        REQUEST_MAX_SIZE=settings.max_body_bytes,
+        REQUEST_TIMEOUT=settings.request_timeout,
+        RESPONSE_TIMEOUT=settings.predict_timeout + 5,
+        KEEP_ALIVE_TIMEOUT=settings.keep_alive_timeout,
+        GRACEFUL_SHUTDOWN_TIMEOUT=settings.graceful_shutdown_timeout,
+        NOISY_EXCEPTIONS=False,
+        FALLBACK_ERROR_FORMAT="json",
+    )
+    app.error_handler.add(Exception, errors.handle)
+    runtime = Runtime(settings)
+    app.ctx.runtime = runtime
+    description = _description()
+    openapi_doc = orjson.dumps(openapi.document(description))
+
+    @app.before_server_start
+    async def start(app: Sanic) -> None:
+        app.ctx.batcher = Batcher(
+            runtime.predict,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_batch_wait_ms,
+            max_queue=settings.max_queue,
+        )
+        app.ctx.batcher.start()
+        app.add_task(_load(runtime))
+
+    @app.after_server_stop
+    async def stop(app: Sanic) -> None:
+        await app.ctx.batcher.stop()
+        metrics.worker_stopped(os.getpid())
+
+    @app.on_request
+    async def begin(request: Request) -> None:
+        given = request.headers.get("x-request-id", "")
+        request.ctx.request_id = (
+            given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        )
+        request.ctx.started = perf_counter()
+        request.ctx.instances = 0
+        metrics.IN_FLIGHT.inc()
+        if settings.api_token and request.path.startswith("/v1/"):
+            _check_token(request, settings.api_token)
+
+    @app.on_response
+    async def finish(request: Request, response: HTTPResponse) -> None:
+        request_id = getattr(request.ctx, "request_id", None) or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        started = getattr(request.ctx, "started", None)
+        if started is None:  # failed before on_request ran (e.g. body too large)
+            metrics.IN_FLIGHT.inc()
+            started = perf_counter()
+        elapsed = perf_counter() - started
+        route = request.uri_template or "unmatched"
+        metrics.IN_FLIGHT.dec()
+        metrics.REQUESTS.labels(route, request.method, str(response.status)).inc()
+        metrics.LATENCY.labels(route).observe(elapsed)
+        fields = {
+            "request_id": request_id,
+            "method": request.method,
+            "route": route,
+            "status": response.status,
+            "latency_ms": round(elapsed * 1000, 3),
+            "model_version": runtime.version,
+            "batch_size": getattr(request.ctx, "instances", 0),
+        }
+        logs.requests.info("request", extra={"fields": fields})
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        return raw(b'{"status":"ok"}', content_type=JSON)
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> HTTPResponse:
+        if not runtime.ready:
+            raise _not_ready(runtime, status=503)
+        return raw(
+            orjson.dumps({"status": "ready", "model_version": runtime.version}),
+            content_type=JSON,
+        )
+
+    @app.get("/metrics")
+    async def metrics_route(request: Request) -> HTTPResponse:
+        body, content_type = metrics.render()
+        return raw(body, content_type=content_type)
+
+    @app.get("/openapi.json")
+    async def openapi_route(request: Request) -> HTTPResponse:
+        return raw(openapi_doc, content_type=JSON)
+
+    @app.get("/v1/model")
+    async def model_info(request: Request) -> HTTPResponse:
+        body = {
+            "service": SERVICE_NAME,
+            "description": description,
+            "model_version": runtime.version,
+            "library": ML_LIBRARY,
+            "artifact_digest": runtime.digest,
+            "template_version": TEMPLATE_VERSION,
+            "ready": runtime.ready,
+            "limits": {
+                "max_batch_size": settings.max_batch_size,
+                "max_instances": settings.max_instances,
+                "max_body_bytes": settings.max_body_bytes,
+            },
+            "input_schema": Input.model_json_schema(),
+            "output_schema": Output.model_json_schema(),
+        }
+        return raw(orjson.dumps(body), content_type=JSON)
+
+    @app.post("/v1/predict")
+    async def predict(request: Request) -> HTTPResponse:
+        inputs, batched = _parse(request.body, settings.max_instances)
+        request.ctx.instances = len(inputs)
+        if not runtime.ready:
+            raise _not_ready(runtime, status=501 if runtime.stub else 503)
+        outputs = await _predict(request.app.ctx.batcher, inputs, settings)
+        body = OUTPUTS.dump_json(outputs)
+        body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
+        logs.log_prediction(
+            settings.prediction_log_rate,
+            {
+                "request_id": request.ctx.request_id,
+                "model_version": runtime.version,
+                "inputs": [i.model_dump(mode="json") for i in inputs],
+                "outputs": [o.model_dump(mode="json") for o in outputs],
+            },
+        )
+        return raw(body, content_type=JSON)
+
+    return app
+
+
+async def _load(runtime: Runtime) -> None:
+    await asyncio.to_thread(runtime.load)
+    metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
+    metrics.MODEL_READY.set(1 if runtime.ready else 0)
+
+
+def _check_token(request: Request, token: str) -> None:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.encode(), token.encode()
+    ):
+        raise ServiceError(
+            401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required"
+        )
+
+
+def _not_ready(runtime: Runtime, status: int) -> ServiceError:
+    code = "not_implemented" if runtime.stub else "not_ready"
+    return ServiceError(status, code, runtime.reason)
+
+
+def _parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
+    """Body -> (inputs, is it a batch); 400 for bad JSON, 422 for bad fields."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ServiceError(
+            400, "malformed_json", f"the body is not valid JSON: {error}"
+        ) from None
+    batched = isinstance(payload, dict) and list(payload) == ["instances"]
+    try:
+        if not batched:
+            return [Input.model_validate(payload)], False
+        instances = payload["instances"]
+        if isinstance(instances, list) and not 1 <= len(instances) <= max_instances:
+            details = [
+                {
+                    "field": "instances",
+                    "message": f"send 1 to {max_instances} instances",
+                }
+            ]
+            raise ServiceError(
+                422, "invalid_input", "the body does not fit the schema", details
+            )
+        return INPUTS.validate_python(instances), True
+    except ValidationError as error:
+        prefix = ("instances",) if batched else ()
+        details = [
+            {
+                "field": ".".join(str(part) for part in prefix + e["loc"]) or "(body)",
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        raise ServiceError(
+            422, "invalid_input", "the body does not fit the schema", details
+        ) from None
+
+
+async def _predict(
+    batcher: Batcher, inputs: list[Input], settings: Settings
+) -> list[Output]:
+    """Run inputs through the batcher in chunks of at most MAX_BATCH_SIZE."""
+    size = settings.max_batch_size
+    chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
+    try:
+        async with asyncio.timeout(settings.predict_timeout):
+            results = await asyncio.gather(*(batcher.submit(chunk) for chunk in chunks))
+    except QueueFull:
+        raise ServiceError(
+            503,
+            "overloaded",
+            "too many requests are waiting; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from None
+    except TimeoutError:
+        raise ServiceError(
+            504, "predict_timeout", f"no prediction within {settings.predict_timeout} s"
+        ) from None
+    except NotImplementedError as error:
+        raise ServiceError(501, "not_implemented", str(error)) from None
+    except Exception as error:
+        errors.log.error("predict failed", exc_info=error)
+        raise ServiceError(
+            500, "predict_failed", "the model failed on this input"
+        ) from None
+    return [output for chunk in results for output in chunk]

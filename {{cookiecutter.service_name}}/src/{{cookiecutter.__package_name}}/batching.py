@@ -1,0 +1,140 @@
+"""Gather concurrent requests into batches and run predict() off the event loop."""
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from . import metrics
+
+
+class QueueFull(Exception):
+    """The queue holds as many requests as it may: answer 503 instead of growing."""
+
+
+@dataclass
+class _Job:
+    inputs: list[Any]
+    future: asyncio.Future
+    queued_at: float = field(default_factory=perf_counter)
+
+
+class Batcher:
+    """One worker's queue: one task takes all waiting jobs into one predict() call.
+
+    A lone request runs at once; while a batch is running, new requests queue up and
+    form the next batch, so batches grow with load and never wait for company unless
+    MAX_BATCH_WAIT_MS asks for it.
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[list[Any]], list[Any]],
+        *,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queue: int,
+    ) -> None:
+        self.predict, self.max_batch_size = predict, max_batch_size
+        self.max_wait, self.max_queue = max_wait_ms / 1000, max_queue
+        self._jobs: deque[_Job] = deque()
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self._task: asyncio.Task | None = None
+        self._last_size = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, inputs: list[Any]) -> list[Any]:
+        """Queue inputs for the next batch; return their outputs, in order."""
+        if len(self._jobs) >= self.max_queue:
+            raise QueueFull
+        job = _Job(inputs, asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        self._wakeup.set()
+        return await job.future
+
+    async def _run(self) -> None:
+        while True:
+            if not self._jobs:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = self._take()
+            if (
+                self.max_wait
+                and self._last_size > 1
+                and self._size(batch) < self.max_batch_size
+            ):
+                await asyncio.sleep(
+                    self.max_wait
+                )  # under load only: let the batch fill
+                batch += self._take(self.max_batch_size - self._size(batch))
+            self._last_size = self._size(batch)
+            if batch:
+                await self._execute(batch)
+
+    def _take(self, room: int | None = None) -> list[_Job]:
+        """Pop waiting jobs while they fit (a job larger than a batch runs alone)."""
+        room = self.max_batch_size if room is None else room
+        batch: list[_Job] = []
+        while self._jobs and (not batch or len(self._jobs[0].inputs) <= room):
+            job = self._jobs.popleft()
+            if job.future.done():  # the caller gave up (timeout, disconnect)
+                continue
+            batch.append(job)
+            room -= len(job.inputs)
+        return batch
+
+    @staticmethod
+    def _size(batch: list[_Job]) -> int:
+        return sum(len(job.inputs) for job in batch)
+
+    async def _execute(self, batch: list[_Job]) -> None:
+        now = perf_counter()
+        for job in batch:
+            metrics.QUEUE_WAIT.observe(now - job.queued_at)
+        try:
+            outputs = await self._call([x for job in batch for x in job.inputs])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0], error=error)
+                return
+            for job in batch:  # one bad instance must not fail its neighbours
+                try:
+                    _settle(job, await self._call(job.inputs))
+                except Exception as single_error:
+                    _settle(job, error=single_error)
+            return
+        start = 0
+        for job in batch:
+            _settle(job, outputs[start : start + len(job.inputs)])
+            start += len(job.inputs)
+
+    async def _call(self, inputs: list[Any]) -> list[Any]:
+        started = perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self.predict, inputs)
+        finally:
+            metrics.PREDICT_LATENCY.observe(perf_counter() - started)
+            metrics.BATCH_SIZE.observe(len(inputs))
+
+
+def _settle(
+    job: _Job, result: list[Any] | None = None, error: Exception | None = None
+) -> None:
+    if job.future.done():
+        return
+    if error is None:
+        job.future.set_result(result)
+    else:
+        job.future.set_exception(error)

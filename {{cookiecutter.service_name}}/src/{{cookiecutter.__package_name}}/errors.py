@@ -1,0 +1,71 @@
+"""The JSON error envelope every failed request answers with."""
+
+import logging
+from typing import Any
+
+import orjson
+from sanic import HTTPResponse, Request
+from sanic.exceptions import SanicException
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """An error with a status, a stable code and a message safe to show a caller."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details, self.headers = details, headers or {}
+
+
+def envelope(request: Request, error: ServiceError) -> HTTPResponse:
+    """Render an error as {"error": {"code", "message", "request_id", "details"}}."""
+    body = {
+        "code": error.code,
+        "message": error.message,
+        "request_id": getattr(request.ctx, "request_id", None),
+        "details": error.details,
+    }
+    return HTTPResponse(
+        orjson.dumps({"error": body}),
+        status=error.status,
+        headers=error.headers,
+        content_type="application/json",
+    )
+
+
+def handle(request: Request, exception: Exception) -> HTTPResponse:
+    """Handle every exception: known ones keep their status, others are 500."""
+    if isinstance(exception, ServiceError):
+        return envelope(request, exception)
+    if isinstance(exception, SanicException):  # 404, 405, 413, 408 ... raised by Sanic
+        status = exception.status_code
+        code = _SANIC_CODES.get(status, "http_error")
+        message = str(exception) if status < 500 else "internal error"
+        return envelope(request, ServiceError(status, code, message))
+    log.error(
+        "unhandled error",
+        exc_info=exception,
+        extra={"request_id": getattr(request.ctx, "request_id", None)},
+    )
+    return envelope(request, ServiceError(500, "internal_error", "internal error"))
+
+
+_SANIC_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    503: "unavailable",
+}

@@ -1,0 +1,87 @@
+"""Prometheus metrics, summed over every worker process."""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from .config import METRICS_NAMESPACE as NS
+
+FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Counter(
+    "http_requests",
+    "HTTP requests answered.",
+    ["route", "method", "status"],
+    namespace=NS,
+)
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer.",
+    ["route"],
+    namespace=NS,
+    buckets=FAST,
+)
+IN_FLIGHT = Gauge(
+    "http_requests_in_flight",
+    "Requests being answered.",
+    namespace=NS,
+    multiprocess_mode="livesum",
+)
+PREDICT_LATENCY = Histogram(
+    "predict_duration_seconds",
+    "Time in one Model.predict() call.",
+    namespace=NS,
+    buckets=FAST,
+)
+QUEUE_WAIT = Histogram(
+    "queue_wait_seconds",
+    "Time a request waited for its batch.",
+    namespace=NS,
+    buckets=FAST,
+)
+BATCH_SIZE = Histogram(
+    "batch_size",
+    "Instances in one Model.predict() call.",
+    namespace=NS,
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+PREDICTIONS = Counter(
+    "predictions", "Instances predicted, by outcome.", ["outcome"], namespace=NS
+)
+MODEL_INFO = Gauge(
+    "model_info",
+    "The model each worker serves (value 1).",
+    ["version", "library", "digest"],
+    namespace=NS,
+    multiprocess_mode="max",
+)
+MODEL_READY = Gauge(
+    "model_ready",
+    "1 when every live worker has its model loaded and warmed up.",
+    namespace=NS,
+    multiprocess_mode="livemin",
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text, summed over all workers sharing the metrics folder."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def worker_stopped(pid: int) -> None:
+    """Drop a stopped worker's live gauges (in-flight, ready) from the sums."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        multiprocess.mark_process_dead(pid)

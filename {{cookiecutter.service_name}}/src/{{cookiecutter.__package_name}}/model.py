@@ -1,0 +1,1 @@
+{% include "libraries/" ~ cookiecutter.ml_library ~ "/model.py" %}

@@ -1,0 +1,108 @@
+"""The OpenAPI document, generated from the pydantic models in model.py."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from .config import SERVICE_NAME, TEMPLATE_VERSION
+from .model import Input, Output
+
+
+class Batch(BaseModel):
+    """Several instances in one request."""
+
+    instances: list[Input] = Field(min_length=1)
+
+
+class Predictions(BaseModel):
+    """One prediction per instance, in the order sent."""
+
+    predictions: list[Output]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None
+    details: Any = None
+
+
+class Error(BaseModel):
+    """Every failed request answers with this envelope."""
+
+    error: ErrorBody
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _json(_ref("Error"), "error envelope") for status in statuses}
+
+
+def document(description: str) -> dict[str, Any]:
+    """Build the OpenAPI 3.1 document once, at start."""
+    models = [(m, "validation") for m in (Input, Output, Batch, Predictions, Error)]
+    _, schema = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    status = {"type": "object"}
+    predict_body = {"oneOf": [_ref("Input"), _ref("Batch")]}
+    answer = {"oneOf": [_ref("Output"), _ref("Predictions")]}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": SERVICE_NAME,
+            "version": TEMPLATE_VERSION,
+            "description": description,
+        },
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "responses": {"200": _json(status, "alive")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: model loaded and warmed up",
+                    "responses": {"200": _json(status, "ready"), **_errors(503)},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of all workers",
+                    "responses": {
+                        "200": {
+                            "description": "text format",
+                            "content": {"text/plain": {}},
+                        }
+                    },
+                }
+            },
+            "/v1/predict": {
+                "post": {
+                    "summary": "Predict one instance, or a batch under 'instances'",
+                    "requestBody": {"required": True, **_json(predict_body, "")},
+                    "responses": {
+                        "200": _json(answer, "one Output, or {'predictions': [...]}"),
+                        **_errors(400, 401, 413, 422, 500, 501, 503, 504),
+                    },
+                }
+            },
+            "/v1/model": {
+                "get": {
+                    "summary": "Model metadata and schemas",
+                    "responses": {"200": _json(status, "metadata"), **_errors(401)},
+                }
+            },
+        },
+        "components": {"schemas": schema["$defs"]},
+    }

@@ -1,0 +1,109 @@
+"""One worker's model: load, warm up, readiness, and checked predictions."""
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from .config import MODEL_FILE
+from .model import Input, Model, Output
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+OUTPUTS = TypeAdapter(list[Output])
+
+
+class PredictError(Exception):
+    """predict() broke its contract (wrong count or shape of outputs)."""
+
+
+def example_input() -> Input:
+    """The first example in Input's schema: used for warm-up and in the docs."""
+    examples = Input.model_json_schema().get("examples") or [{}]
+    return Input.model_validate(examples[0])
+
+
+def artifact_digest(folder: Path) -> str:
+    """sha256 over every file in the artifacts folder (names and contents), or ''."""
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
+    files = [p for p in files if p.name != "README.md"]
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _safe(error: BaseException) -> str:
+    """An error as text for callers: its type and message, without local paths."""
+    text = f"{type(error).__name__}: {error}"
+    return text.replace(os.getcwd() + os.sep, "")
+
+
+class Runtime:
+    """Holds the Model of this worker process and its readiness."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model = Model()
+        self.ready = False
+        self.stub = False  # predict() still raises NotImplementedError
+        self.reason = "the model is loading"
+        self.digest = ""
+        self.version = settings.model_version or "unversioned"
+
+    def load(self) -> None:
+        """Load and warm up (blocking: run it in a thread); record why not ready."""
+        folder = self.settings.artifacts_dir
+        load_error = None
+        try:
+            self.model.load(folder)
+        except Exception as error:
+            load_error = f"load() failed: {_safe(error)}"
+            log.error("model load failed", exc_info=error)
+        self.digest = artifact_digest(folder) if folder.is_dir() else ""
+        self.version = self.settings.model_version or self.digest[:12] or "unversioned"
+        try:
+            self.predict([example_input()])
+        except NotImplementedError as error:
+            self.stub = True
+            self.reason = f"predict() is not implemented yet in {MODEL_FILE}: {error}"
+            if load_error:
+                self.reason += f" (and {load_error})"
+            return
+        except Exception as error:
+            self.reason = load_error or f"warm-up prediction failed: {_safe(error)}"
+            log.error("warm-up prediction failed", exc_info=error)
+            return
+        if load_error:
+            self.reason = load_error
+            return
+        self.ready, self.reason = True, "ready"
+
+    def predict(self, inputs: list[Input]) -> list[Output]:
+        """Model.predict, with its answer checked against the Output schema."""
+        outputs = self.model.predict(inputs)
+        if not isinstance(outputs, list) or len(outputs) != len(inputs):
+            count = (
+                len(outputs) if isinstance(outputs, list) else type(outputs).__name__
+            )
+            raise PredictError(
+                f"predict() returned {count} outputs for {len(inputs)} inputs"
+            )
+        if all(type(item) is Output for item in outputs):
+            return outputs
+        try:  # dicts (or other models) are accepted when they fit Output
+            return OUTPUTS.validate_python(
+                [o.model_dump() if hasattr(o, "model_dump") else o for o in outputs]
+            )
+        except ValidationError as error:
+            message = f"predict() returned outputs that do not fit Output: {error}"
+            raise PredictError(message) from None

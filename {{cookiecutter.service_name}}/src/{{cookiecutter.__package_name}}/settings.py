@@ -1,0 +1,79 @@
+"""Runtime settings, read from environment variables and checked at start."""
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _setting(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
+    return field(
+        default=default, metadata={"low": low, "high": high, "choices": choices}
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service: the variable is the field's name in capitals."""
+
+    host: str = _setting("127.0.0.1")  # "0.0.0.0" in a container
+    port: int = _setting(8000, low=1, high=65535)
+    workers: int = _setting(1, low=1, high=64)  # processes, each with its own model
+    artifacts_dir: Path = _setting(Path("artifacts"))  # given to Model.load()
+    model_version: str = _setting("")  # default: the artifact digest
+    max_batch_size: int = _setting(32, low=1, high=100_000)  # per predict() call
+    max_batch_wait_ms: float = _setting(0.0, low=0, high=1000)  # wait to fill a batch
+    max_queue: int = _setting(1024, low=1, high=1_000_000)  # waiting batches, then 503
+    max_instances: int = _setting(1000, low=1, high=1_000_000)  # per request
+    predict_timeout: float = _setting(30.0, low=0.001, high=3600)  # seconds, then 504
+    max_body_bytes: int = _setting(1_048_576, low=1024, high=1 << 30)  # then 413
+    request_timeout: float = _setting(60.0, low=1, high=3600)  # to receive a request
+    keep_alive_timeout: float = _setting(75.0, low=0, high=3600)
+    graceful_shutdown_timeout: float = _setting(25.0, low=0, high=3600)  # on SIGTERM
+    log_level: str = _setting("INFO", choices=LOG_LEVELS)
+    prediction_log_rate: float = _setting(0.0, low=0, high=1)  # share of requests
+    api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
+    metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        """Read each field from its variable; SettingsError names the first bad one."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f, raw)
+        return cls(**values)
+
+
+def _convert(f: dataclasses.Field, raw: str) -> object:
+    name, kind, meta = f.name.upper(), type(f.default), f.metadata
+    try:
+        value = raw if kind is str else kind(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if kind is float and value != value:  # NaN passes float() but no comparison
+        raise SettingsError(f"{name}={raw!r} is not a number")
+    if meta["choices"]:
+        value = value.upper()
+    if meta["choices"] and value not in meta["choices"]:
+        allowed = ", ".join(meta["choices"])
+        raise SettingsError(f"{name}={raw!r} must be one of {allowed}")
+    low, high = meta["low"], meta["high"]
+    if low is not None and not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r} must be between {low} and {high}")
+    return value

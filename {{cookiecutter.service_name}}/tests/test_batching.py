@@ -1,0 +1,74 @@
+"""The batcher gathers concurrent requests and keeps each caller's answers apart."""
+
+import asyncio
+import time
+
+import pytest
+
+from {{ cookiecutter.__package_name }}.batching import Batcher, QueueFull
+
+
+def test_concurrent_callers_get_their_own_answers_in_batches() -> None:
+    """Callers sent together share predict() calls, and each gets its own outputs."""
+    sizes: list[int] = []
+
+    def predict(inputs: list[int]) -> list[int]:
+        sizes.append(len(inputs))
+        time.sleep(0.01)
+        return [x * 10 for x in inputs]
+
+    async def scenario() -> list[list[int]]:
+        batcher = Batcher(predict, max_batch_size=8, max_wait_ms=0, max_queue=100)
+        batcher.start()
+        answers = await asyncio.gather(*(batcher.submit([i, i + 1]) for i in range(20)))
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert answers == [[i * 10, (i + 1) * 10] for i in range(20)]
+    assert max(sizes) > 2 and max(sizes) <= 8
+
+
+def test_one_bad_instance_fails_alone() -> None:
+    """When a batch fails, its jobs are retried one by one: only the bad one fails."""
+
+    def predict(inputs: list[int]) -> list[int]:
+        if 13 in inputs:
+            raise ValueError("unlucky")
+        time.sleep(0.005)
+        return inputs
+
+    async def scenario() -> list[object]:
+        batcher = Batcher(predict, max_batch_size=8, max_wait_ms=0, max_queue=100)
+        batcher.start()
+        jobs = [batcher.submit([i]) for i in range(10, 16)]
+        answers = await asyncio.gather(*jobs, return_exceptions=True)
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert isinstance(answers[3], ValueError)
+    assert [a for i, a in enumerate(answers) if i != 3] == [
+        [10],
+        [11],
+        [12],
+        [14],
+        [15],
+    ]
+
+
+def test_full_queue_is_refused_at_once() -> None:
+    """Past MAX_QUEUE waiting jobs, submit raises QueueFull instead of waiting."""
+
+    async def scenario() -> None:
+        batcher = Batcher(lambda x: x, max_batch_size=1, max_wait_ms=0, max_queue=2)
+        first, second = batcher.submit([1]), batcher.submit([2])
+        pending = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+        await asyncio.sleep(0)  # both queued; nothing runs them yet
+        with pytest.raises(QueueFull):
+            await batcher.submit([3])
+        batcher.start()
+        assert await asyncio.gather(*pending) == [[1], [2]]
+        await batcher.stop()
+
+    asyncio.run(scenario())
