@@ -5,15 +5,21 @@ import shutil
 import sys
 from pathlib import Path
 
-SERVICE_NAME = json.loads(r"""
+SERVICE_NAME = json.loads(
+    r"""
 {{ cookiecutter.service_name | tojson }}
-""".strip())
-PACKAGE_NAME = json.loads(r"""
+""".strip()
+)
+PACKAGE_NAME = json.loads(
+    r"""
 {{ cookiecutter.__package_name | tojson }}
-""".strip())
-ML_LIBRARY = json.loads(r"""
+""".strip()
+)
+ML_LIBRARY = json.loads(
+    r"""
 {{ cookiecutter.ml_library | tojson }}
-""".strip())
+""".strip()
+)
 
 # Paths (relative to the rendered service) that the chosen library does not use.
 REMOVE_PATHS: dict[str, list[str]] = {
@@ -26,7 +32,7 @@ Rendered {SERVICE_NAME}. Next:
   1. cd {SERVICE_NAME} && make install
   2. copy your trained model into artifacts/ and write predict() in
      src/{PACKAGE_NAME}/model.py (and load() if the default does not fit)
-  3. make test && make run    # then: curl localhost:8000/v1/predict -d @example.json
+  3. make test, then make run (and, in another shell, make predict)
 """
 
 

@@ -5,17 +5,21 @@ import keyword
 import re
 import sys
 
-SERVICE_NAME = json.loads(r"""
+SERVICE_NAME = json.loads(
+    r"""
 {{ cookiecutter.service_name | tojson }}
-""".strip())
-PACKAGE_NAME = json.loads(r"""
+""".strip()
+)
+PACKAGE_NAME = json.loads(
+    r"""
 {{ cookiecutter.__package_name | tojson }}
-""".strip())
+""".strip()
+)
 
 MAX_LENGTH = 40  # leaves room for "-<suffix>" in Kubernetes object names (63 max)
 DNS_LABEL = re.compile(r"[a-z]([a-z0-9-]*[a-z0-9])?")
 # Import names the service itself needs: a package named like one would shadow it.
-TAKEN = {"sanic", "pydantic", "prometheus_client", "orjson", "torch", "sklearn", "tests"}
+TAKEN = {"sanic", "pydantic", "prometheus_client", "orjson", "torch", "sklearn", "test"}
 ALLOWED = (
     f"lowercase letters, digits and '-', starting with a letter, not ending "
     f"with '-', at most {MAX_LENGTH} characters (e.g. 'iris-classifier')"
@@ -31,7 +35,7 @@ def problem(name: str, package: str) -> str | None:
     if not DNS_LABEL.fullmatch(name) or not name.isascii():
         return f"service_name {name!r} is not a DNS-1123 label"
     if keyword.iskeyword(package) or package in sys.stdlib_module_names | TAKEN:
-        return f"service_name {name!r} gives the package name {package!r}, which is taken"
+        return f"service_name {name!r} makes the package {package!r}, a name taken"
     return None
 
 

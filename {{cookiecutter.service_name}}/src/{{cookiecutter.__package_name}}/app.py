@@ -237,10 +237,13 @@ async def _predict(
     """Run inputs through the batcher in chunks of at most MAX_BATCH_SIZE."""
     size = settings.max_batch_size
     chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
+    outcome = "error"
     try:
         async with asyncio.timeout(settings.predict_timeout):
-            results = await asyncio.gather(*(batcher.submit(chunk) for chunk in chunks))
+            results = await asyncio.gather(*(batcher.submit(c) for c in chunks))
+        outcome = "ok"
     except QueueFull:
+        outcome = "overloaded"
         raise ServiceError(
             503,
             "overloaded",
@@ -248,14 +251,15 @@ async def _predict(
             headers={"Retry-After": "1"},
         ) from None
     except TimeoutError:
-        raise ServiceError(
-            504, "predict_timeout", f"no prediction within {settings.predict_timeout} s"
-        ) from None
+        outcome = "timeout"
+        message = f"no prediction within {settings.predict_timeout} s"
+        raise ServiceError(504, "predict_timeout", message) from None
     except NotImplementedError as error:
         raise ServiceError(501, "not_implemented", str(error)) from None
     except Exception as error:
         errors.log.error("predict failed", exc_info=error)
-        raise ServiceError(
-            500, "predict_failed", "the model failed on this input"
-        ) from None
+        message = "the model failed on this input"
+        raise ServiceError(500, "predict_failed", message) from None
+    finally:
+        metrics.PREDICTIONS.labels(outcome).inc(len(inputs))
     return [output for chunk in results for output in chunk]

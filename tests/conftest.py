@@ -1,0 +1,74 @@
+"""Shared fixtures: render the template, and one virtual environment per library."""
+
+import json
+import os
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+EXAMPLES = TEMPLATE_DIR / "examples"
+CHOICES = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+LIBRARIES: list[str] = CHOICES["ml_library"]
+# Installed first, from the local CPU build: a bare "torch" would pull CUDA wheels.
+PREINSTALL = {"torch": ["torch==2.13.0"]}
+
+
+def bake(cookies, **context: object) -> Path:
+    """Render the template with these answers; return the service folder."""
+    result = cookies.bake(extra_context=context)
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+def run(command: list[str], cwd: Path, timeout: float = 600, **env: str) -> str:
+    """Run a command; fail the test with its output when it fails."""
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{output[-6000:]}"
+    return output
+
+
+class Environments:
+    """One virtual environment per library, made once per test run and shared."""
+
+    def __init__(self, root: Path, cookies) -> None:
+        self.root, self.cookies, self.made = root, cookies, {}
+
+    def python(self, library: str) -> Path:
+        if library not in self.made:
+            folder = self.root / library
+            venv.EnvBuilder(with_pip=True).create(folder)
+            python = folder / "bin" / "python"
+            pip = [str(python), "-m", "pip", "install", "-q"]
+            if library in PREINSTALL:
+                run([*pip, *PREINSTALL[library]], cwd=folder, timeout=1200)
+            # Install a rendered service non-editable to get its dependencies; tests
+            # then run each service from its own src/ (PYTHONPATH), so one
+            # environment serves every rendering of that library.
+            service = bake(self.cookies, ml_library=library)
+            run([*pip, f"{service}[test]"], cwd=folder, timeout=1200)
+            self.made[library] = python
+        return self.made[library]
+
+
+@pytest.fixture(scope="session")
+def environments(
+    tmp_path_factory: pytest.TempPathFactory, cookies_session
+) -> Environments:
+    return Environments(tmp_path_factory.mktemp("venvs"), cookies_session)
+
+
+def service_env(service: Path) -> dict[str, str]:
+    """Environment to run a rendered service from its own source folder."""
+    return {"PYTHONPATH": str(service / "src")}

@@ -1,0 +1,135 @@
+"""Every option renders the exact file set, with no Jinja left and valid files."""
+
+import itertools
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import CHOICES, LIBRARIES, bake
+
+LONG_NAME = "fraud-detection-gradient-boosting-models"  # 40 characters, the maximum
+COMBINATIONS = [
+    {"ml_library": library, "python_version": version}
+    for library, version in zip(
+        LIBRARIES, itertools.cycle(CHOICES["python_version"]), strict=False
+    )
+] + [{"service_name": LONG_NAME}]
+LEFTOVER = re.compile(
+    r"{{\s*cookiecutter\.|{%-?\s*(if|for|endif|endfor|else|set|include)\b"
+)
+LIBRARY_PACKAGES = {"scikit-learn": "scikit-learn", "torch": "torch", "other": None}
+
+COMMON_FILES = {
+    ".cookiecutter.json",
+    ".gitignore",
+    "Makefile",
+    "artifacts/README.md",
+    "pyproject.toml",
+    "src/{package}/__init__.py",
+    "src/{package}/__main__.py",
+    "src/{package}/app.py",
+    "src/{package}/batching.py",
+    "src/{package}/client.py",
+    "src/{package}/config.py",
+    "src/{package}/errors.py",
+    "src/{package}/logs.py",
+    "src/{package}/metrics.py",
+    "src/{package}/model.py",
+    "src/{package}/openapi.py",
+    "src/{package}/py.typed",
+    "src/{package}/runtime.py",
+    "src/{package}/server.py",
+    "src/{package}/settings.py",
+    "tests/conftest.py",
+    "tests/test_batching.py",
+    "tests/test_errors.py",
+    "tests/test_health.py",
+    "tests/test_metadata.py",
+    "tests/test_metrics.py",
+    "tests/test_predict.py",
+    "tests/test_settings.py",
+}
+NOT_FOR = {"other": {"artifacts/README.md"}}
+
+
+def combination_id(context: dict) -> str:
+    return "-".join(f"{key}={value}" for key, value in context.items())
+
+
+@pytest.fixture(params=COMBINATIONS, ids=combination_id)
+def rendered(cookies, request) -> tuple[Path, dict]:
+    context = {**{k: v[0] for k, v in CHOICES.items() if isinstance(v, list)}}
+    context.update(request.param)
+    return bake(cookies, **request.param), context
+
+
+def test_files_are_exactly_the_expected_set(rendered) -> None:
+    """Each combination renders exactly its files, no more, no fewer."""
+    service, context = rendered
+    package = service.name.replace("-", "_")
+    expected = {f.format(package=package) for f in COMMON_FILES}
+    expected -= NOT_FOR.get(context["ml_library"], set())
+    found = {
+        p.relative_to(service).as_posix() for p in service.rglob("*") if p.is_file()
+    }
+    assert sorted(found) == sorted(expected)
+
+
+def test_no_jinja_is_left_in_names_or_contents(rendered) -> None:
+    service, _ = rendered
+    for path in service.rglob("*"):
+        assert not LEFTOVER.search(path.name), path
+        if path.is_file():
+            assert not LEFTOVER.search(path.read_text(encoding="utf-8")), path
+
+
+def test_pyproject_declares_the_library(rendered) -> None:
+    """The service depends on its ML library (and nothing heavier than it needs)."""
+    service, context = rendered
+    project = tomllib.loads((service / "pyproject.toml").read_text(encoding="utf-8"))
+    names = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["project"]["dependencies"]}
+    assert {"sanic", "pydantic", "prometheus-client", "orjson"} <= names
+    for library, package in LIBRARY_PACKAGES.items():
+        if package:
+            assert (package in names) == (library == context["ml_library"]), names
+    assert project["project"]["requires-python"] == f">={context['python_version']}"
+
+
+def test_answers_file_records_answers_without_local_paths(rendered) -> None:
+    service, context = rendered
+    answers = json.loads((service / ".cookiecutter.json").read_text(encoding="utf-8"))
+    assert answers["ml_library"] == context["ml_library"]
+    assert "_template_version" in answers
+    assert not {"_output_dir", "_repo_dir", "_checkout"} & set(answers)
+
+
+def test_every_library_has_a_complete_folder() -> None:
+    """A library is two folders: templates/libraries/<name> and examples/<name>."""
+    root = Path(__file__).resolve().parents[1]
+    for library in LIBRARIES:
+        assert (root / "templates/libraries" / library / "model.py").is_file()
+        assert (root / "templates/libraries" / library / "dependencies.txt").is_file()
+        assert (root / "examples" / library / "example.py").is_file()
+
+
+HOSTILE_TEXT = [
+    'He said "hi" and left',
+    "back\\slash \\n \\u0041 and 'single' quotes",
+    "two\nlines\r\nand a tab\t",
+    "{% raw %}{{ cookiecutter.service_name }} {% if %}{% endraw %}",
+    "<script>alert(1)</script> & ]]> `code` # not a comment",
+    "\"\"\" ''' triple quotes",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_free_text_answers_still_render_valid_files(cookies, text: str) -> None:
+    """Description and owner with quotes, newlines or braces render into valid files."""
+    service = bake(cookies, description=text, owner=text)
+    project = tomllib.loads((service / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["description"].strip()
+    json.loads((service / ".cookiecutter.json").read_text(encoding="utf-8"))
+    for path in service.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")

@@ -1,0 +1,223 @@
+"""Real models, trained here, served by a real multi-worker process over HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, LIBRARIES, bake, run, service_env
+from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.insert(0, str(EXAMPLES))
+from fill import example, fill, replace_block  # noqa: E402
+
+REQUESTS = 200
+REL_TOLERANCE = 1e-5  # a row scored in a batch may differ in its last float32 bits
+IN_PROCESS = """
+import json, sys
+from pathlib import Path
+from {package}.model import Input, Model
+model = Model()
+model.load(Path("artifacts"))
+inputs = [Input.model_validate(x) for x in json.load(sys.stdin)]
+print(json.dumps([o.model_dump(mode="json") for o in model.predict(inputs)]))
+"""
+
+
+def close(a: object, b: object) -> bool:
+    """Equal, with floats compared within REL_TOLERANCE."""
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return a == pytest.approx(b, rel=REL_TOLERANCE, abs=1e-7)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(close, a, b))
+    return a == b
+
+
+class Server:
+    """`python -m <package>` of a rendered service, on a free port of 127.0.0.1."""
+
+    def __init__(self, python: Path, service: Path, **env: str) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (service / "server.log").open("w+", encoding="utf-8")
+        settings = {"HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "2", **env}
+        self.process = subprocess.Popen(
+            [str(python), "-m", service.name.replace("-", "_")],
+            cwd=service,
+            env={**os.environ, **service_env(service), **settings},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def request(self, path: str, body: object = None) -> tuple[int, dict, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def wait_ready(self) -> None:
+        """Ready on every worker: /readyz answers 200 ten times in a row."""
+        deadline, streak = time.monotonic() + 180, 0
+        while streak < 10:
+            assert self.process.poll() is None, self.output()
+            assert time.monotonic() < deadline, f"not ready in time:\n{self.output()}"
+            try:
+                streak = streak + 1 if self.request("/readyz")[0] == 200 else 0
+            except OSError:
+                streak = 0
+            time.sleep(0.02 if streak else 0.2)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self.process.kill()
+
+    def output(self, tail: int = 6000) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(encoding="utf-8")[-tail:]
+
+
+@pytest.fixture
+def server_factory():
+    servers: list[Server] = []
+
+    def start(*args: object, **env: str) -> Server:
+        servers.append(Server(*args, **env))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.process.kill()
+        server.process.wait()
+        server.log.close()
+
+
+def trained_service(cookies, environments, library: str) -> tuple[Path, Path]:
+    """Render, train the example model into artifacts/, and fill in predict()."""
+    service = bake(cookies, ml_library=library)
+    python = environments.python(library)
+    run(
+        [str(python), str(EXAMPLES / library / "example.py"), "train", "artifacts"],
+        service,
+    )
+    fill(library, service)
+    return service, python
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_real_model_is_served_as_trained(
+    cookies, environments, server_factory, library: str
+) -> None:
+    """200 requests over HTTP to two workers answer as the model does in-process."""
+    service, python = trained_service(cookies, environments, library)
+    run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=service)
+    output = run(
+        [str(python), "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=service,
+        **service_env(service),
+    )
+    assert "is not implemented yet" not in output, output  # predict tests ran
+
+    inputs = example(library).inputs(REQUESTS)
+    script = IN_PROCESS.format(package=service.name.replace("-", "_"))
+    expected = json.loads(
+        subprocess.run(
+            [str(python), "-c", script],
+            cwd=service,
+            input=json.dumps(inputs),
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **service_env(service)},
+        ).stdout
+    )
+
+    server = server_factory(python, service)
+    server.wait_ready()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda x: server.request("/v1/predict", x), inputs))
+    for instance, (status, headers, body), want in zip(
+        inputs, answers, expected, strict=True
+    ):
+        assert status == 200, body
+        assert headers["X-Request-ID"]
+        assert close(json.loads(body), want), (instance, body, want)
+
+    families = text_string_to_metric_families(server.request("/metrics")[2].decode())
+    counted = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for f in families
+        if f.name.endswith("_http_requests")
+        for s in f.samples
+        if s.name.endswith("_total")
+    }
+    assert counted[("/v1/predict", "200")] == REQUESTS
+    assert server.stop() == 0, server.output()
+    lines = [json.loads(line) for line in server.output(tail=0).splitlines() if line]
+    logged = [x for x in lines if x.get("route") == "/v1/predict"]
+    assert len(logged) == REQUESTS and all(x["status"] == 200 for x in logged)
+
+
+BEHAVIOUR = """
+import time
+
+outputs = []
+for item in inputs:
+    if item.text == "boom":
+        raise ValueError("a bug in predict, with a secret path /srv/secret")
+    if item.text.startswith("sleep"):
+        time.sleep(float(item.text.split()[1]))
+    outputs.append(Output(label="ok", score=1.0))
+return outputs
+"""
+
+
+def test_slow_or_failing_predict_keeps_the_worker_answering(
+    cookies, environments, server_factory
+) -> None:
+    """A slow predict() leaves /healthz answering; a timeout is 504; a bug is 500."""
+    service = bake(cookies, ml_library="other")
+    model_py = next(service.glob("src/*/model.py"))
+    source = model_py.read_text(encoding="utf-8")
+    model_py.write_text(replace_block(source, "prediction code", BEHAVIOUR))
+    python = environments.python("other")
+    server = server_factory(python, service, WORKERS="1", PREDICT_TIMEOUT="2")
+    server.wait_ready()
+
+    slow = threading.Thread(
+        target=server.request, args=("/v1/predict", {"text": "sleep 1.5"})
+    )
+    slow.start()
+    time.sleep(0.3)  # the slow request is inside predict() now
+    assert server.request("/healthz")[0] == 200
+    assert slow.is_alive(), "healthz waited for the slow predict()"
+    slow.join()
+
+    status, _, body = server.request("/v1/predict", {"text": "sleep 2.6"})
+    assert status == 504 and json.loads(body)["error"]["code"] == "predict_timeout"
+    status, _, body = server.request("/v1/predict", {"text": "boom"})
+    assert status == 500 and b"secret" not in body and b"Traceback" not in body
+    batch = {"instances": [{"text": "fine"}, {"text": "boom"}]}
+    assert server.request("/v1/predict", batch)[0] == 500
+    assert server.request("/v1/predict", {"text": "fine"})[0] == 200
+    assert server.stop() == 0, server.output()
