@@ -25,6 +25,7 @@ COMMON_FILES = {
     ".cookiecutter.json",
     ".gitignore",
     "Makefile",
+    "README.md",
     "artifacts/README.md",
     "pyproject.toml",
     "src/{package}/__init__.py",
@@ -131,5 +132,7 @@ def test_free_text_answers_still_render_valid_files(cookies, text: str) -> None:
     project = tomllib.loads((service / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["description"].strip()
     json.loads((service / ".cookiecutter.json").read_text(encoding="utf-8"))
+    readme = (service / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# {service.name}\n")
     for path in service.rglob("*.py"):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
