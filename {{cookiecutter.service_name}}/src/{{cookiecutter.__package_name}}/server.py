@@ -24,6 +24,26 @@ def metrics_folder(settings: Settings) -> Path:
     return folder
 
 
+def _shutdown_outside_signal_handler() -> None:
+    """Make SIGTERM/SIGINT safe in Sanic's worker manager.
+
+    Sanic's handler stops the workers inside the signal handler, which can interrupt
+    the manager while it talks to its shared worker-state proxy and crash it (exit 1
+    instead of 0). Post the documented "__TERMINATE__" message to the manager's own
+    monitor loop instead: it runs the same shutdown, outside the handler.
+    """
+    from sanic.worker.manager import WorkerManager
+
+    original = WorkerManager.shutdown_signal
+
+    def shutdown_signal(self: WorkerManager, signum: int, frame: object) -> None:
+        if self._shutting_down:  # a second signal: let Sanic kill the workers
+            return original(self, signum, frame)
+        self.monitor_publisher.send("__TERMINATE__")
+
+    WorkerManager.shutdown_signal = shutdown_signal
+
+
 def main() -> None:
     """Entry point of `python -m <package>` and of the container."""
     try:
@@ -38,6 +58,7 @@ def main() -> None:
 
     from .app import create_app
 
+    _shutdown_outside_signal_handler()
     loader = AppLoader(factory=partial(create_app, settings=settings))
     app = loader.load()
     app.prepare(
