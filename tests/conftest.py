@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 EXAMPLES = TEMPLATE_DIR / "examples"
+sys.path.insert(0, str(EXAMPLES))  # examples/fill.py, imported by the tests
 CHOICES = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
 LIBRARIES: list[str] = CHOICES["ml_library"]
 # Installed first, from the local CPU build: a bare "torch" would pull CUDA wheels.
@@ -72,3 +74,21 @@ def environments(
 def service_env(service: Path) -> dict[str, str]:
     """Environment to run a rendered service from its own source folder."""
     return {"PYTHONPATH": str(service / "src")}
+
+
+@pytest.fixture
+def server_factory():
+    """Start rendered services as real server processes; kill leftovers after."""
+    from test_serving import Server
+
+    servers: list[Server] = []
+
+    def start(*args: object, **env: str) -> Server:
+        servers.append(Server(*args, **env))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.process.kill()
+        server.process.wait()
+        server.log.close()

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, LIBRARIES, bake, run, service_env
+from fill import example, fill, replace_block
 from prometheus_client.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(EXAMPLES))
-from fill import example, fill, replace_block  # noqa: E402
 
 REQUESTS = 200
 REL_TOLERANCE = 1e-5  # a row scored in a batch may differ in its last float32 bits
@@ -62,10 +60,14 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
-    def request(self, path: str, body: object = None) -> tuple[int, dict, bytes]:
+    def request(
+        self, path: str, body: object = None, token: str = ""
+    ) -> tuple[int, dict, bytes]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data)
         request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 return answer.status, dict(answer.headers), answer.read()
@@ -94,21 +96,6 @@ class Server:
     def output(self, tail: int = 6000) -> str:
         self.log.flush()
         return Path(self.log.name).read_text(encoding="utf-8")[-tail:]
-
-
-@pytest.fixture
-def server_factory():
-    servers: list[Server] = []
-
-    def start(*args: object, **env: str) -> Server:
-        servers.append(Server(*args, **env))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.process.kill()
-        server.process.wait()
-        server.log.close()
 
 
 def trained_service(cookies, environments, library: str) -> tuple[Path, Path]:

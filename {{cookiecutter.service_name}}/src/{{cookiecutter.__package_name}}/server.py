@@ -24,24 +24,47 @@ def metrics_folder(settings: Settings) -> Path:
     return folder
 
 
-def _shutdown_outside_signal_handler() -> None:
-    """Make SIGTERM/SIGINT safe in Sanic's worker manager.
+def _harden_worker_manager() -> None:
+    """Two fixes to Sanic's worker manager, the parent of the worker processes.
 
-    Sanic's handler stops the workers inside the signal handler, which can interrupt
-    the manager while it talks to its shared worker-state proxy and crash it (exit 1
-    instead of 0). Post the documented "__TERMINATE__" message to the manager's own
-    monitor loop instead: it runs the same shutdown, outside the handler.
+    1. Sanic's SIGTERM/SIGINT handler stops the workers inside the signal handler,
+       which can interrupt the manager while it talks to its shared worker-state
+       proxy and crash it (exit 1, not 0). Post the documented "__TERMINATE__"
+       message to the manager's own monitor loop instead: same shutdown, outside
+       the handler.
+    2. Sanic does not replace a worker that dies (OOM kill, segfault in a native
+       library): the service would run on fewer workers, or none. Restart it.
     """
+    from sanic.log import error_logger
     from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import ProcessState
 
-    original = WorkerManager.shutdown_signal
+    from .metrics import worker_stopped
+
+    original_signal, original_sync = (
+        WorkerManager.shutdown_signal,
+        WorkerManager._sync_states,
+    )
 
     def shutdown_signal(self: WorkerManager, signum: int, frame: object) -> None:
         if self._shutting_down:  # a second signal: let Sanic kill the workers
-            return original(self, signum, frame)
+            return original_signal(self, signum, frame)
         self.monitor_publisher.send("__TERMINATE__")
 
+    def sync_states(self: WorkerManager) -> None:
+        original_sync(self)
+        for worker in self.transient.values():
+            for process in worker.processes:
+                if process.state is ProcessState.FAILED and not self._shutting_down:
+                    code = process.exitcode
+                    error_logger.error(
+                        f"worker {process.pid} died ({code}); restarting"
+                    )
+                    worker_stopped(process.pid)
+                    self.restart(process_names=[process.name])
+
     WorkerManager.shutdown_signal = shutdown_signal
+    WorkerManager._sync_states = sync_states
 
 
 def main() -> None:
@@ -58,7 +81,7 @@ def main() -> None:
 
     from .app import create_app
 
-    _shutdown_outside_signal_handler()
+    _harden_worker_manager()
     loader = AppLoader(factory=partial(create_app, settings=settings))
     app = loader.load()
     app.prepare(

@@ -1,0 +1,115 @@
+"""Faults met in production: dead workers, SIGTERM under load, bad artifacts, tokens."""
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+from conftest import bake
+from fill import replace_block
+from test_serving import trained_service
+
+SLOW = """
+import time
+
+time.sleep(0.3)  # a slow model: each batch takes 0.3 s
+return [Output(label="ok", score=float(len(item.text))) for item in inputs]
+"""
+
+
+def slow_service(cookies, environments) -> tuple[Path, Path]:
+    service = bake(cookies, ml_library="other")
+    model_py = next(service.glob("src/*/model.py"))
+    source = model_py.read_text(encoding="utf-8")
+    model_py.write_text(
+        replace_block(source, "prediction code", SLOW), encoding="utf-8"
+    )
+    return service, environments.python("other")
+
+
+def worker_pids(server) -> list[int]:
+    return [int(p) for p in re.findall(r"Starting worker \[(\d+)\]", server.output(0))]
+
+
+def test_killed_worker_is_replaced(cookies, environments, server_factory) -> None:
+    """A worker killed with SIGKILL is restarted; the service keeps answering."""
+    service, python = trained_service(cookies, environments, "scikit-learn")
+    server = server_factory(python, service)
+    server.wait_ready()
+    first = worker_pids(server)
+    assert len(first) == 2
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while len(worker_pids(server)) < 3:
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    assert "died (-9); restarting" in server.output(0)
+    server.wait_ready()
+    body = {"features": [5.1, 3.5, 1.4, 0.2]}
+    assert all(server.request("/v1/predict", body)[0] == 200 for _ in range(40))
+    assert server.stop() == 0, server.output()
+
+
+def test_sigterm_under_load_finishes_every_accepted_request(
+    cookies, environments, server_factory
+) -> None:
+    """SIGTERM while requests are in flight: each one is answered, then exit 0."""
+    service, python = slow_service(cookies, environments)
+    server = server_factory(python, service, MAX_BATCH_SIZE="2")
+    server.wait_ready()
+    answers: list[int] = []
+
+    def call(i: int) -> None:
+        answers.append(server.request("/v1/predict", {"text": "x" * (i + 1)})[0])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every request is accepted and queued or inside predict()
+    server.process.send_signal(signal.SIGTERM)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == [200] * 24
+    assert server.process.wait(timeout=60) == 0, server.output()
+
+
+def test_broken_artifact_keeps_process_up_and_not_ready(
+    cookies, environments, server_factory
+) -> None:
+    """A corrupt model file: /healthz 200, /readyz 503 with the reason, one log line."""
+    service, python = trained_service(cookies, environments, "scikit-learn")
+    (service / "artifacts" / "model.joblib").write_bytes(b"not a pickle")
+    server = server_factory(python, service)
+    deadline = time.monotonic() + 60
+    while "model load failed" not in server.output(0):
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    assert server.request("/healthz")[0] == 200
+    status, _, body = server.request("/readyz")
+    error = json.loads(body)["error"]
+    assert status == 503 and error["code"] == "not_ready"
+    assert error["message"].startswith("load() failed: ")
+    assert str(service) not in error["message"]  # no local paths in answers
+    status, _, body = server.request("/v1/predict", {"features": [1, 2, 3, 4]})
+    assert status == 503 and json.loads(body)["error"]["code"] == "not_ready"
+    assert server.stop() == 0
+
+
+def test_api_token_guards_v1_routes_only(cookies, environments, server_factory) -> None:
+    """With API_TOKEN set, /v1/ needs the bearer token; health and metrics do not."""
+    service, python = slow_service(cookies, environments)
+    token = "s3cret-token-value"
+    server = server_factory(python, service, API_TOKEN=token, WORKERS="1")
+    server.wait_ready()
+    body = {"text": "hello"}
+    assert server.request("/v1/predict", body)[0] == 401
+    assert server.request("/v1/model")[0] == 401
+    assert server.request("/v1/predict", body, token="wrong")[0] == 401
+    assert server.request("/v1/predict", body, token=token)[0] == 200
+    assert server.request("/healthz")[0] == 200
+    assert server.request("/metrics")[0] == 200
+    assert server.stop() == 0
+    assert token not in server.output(0)
