@@ -46,6 +46,7 @@ COMMON_FILES = {
     "tests/conftest.py",
     "tests/test_batching.py",
     "tests/test_errors.py",
+    "tests/test_fuzz.py",
     "tests/test_health.py",
     "tests/test_metadata.py",
     "tests/test_metrics.py",

@@ -11,16 +11,20 @@
 """
 
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from pydantic import BaseModel, Field
+
+# Bounds reject nonsense before it reaches the model (a 422 that names the field).
+Feature = Annotated[float, Field(ge=-1000, le=1000)]
 
 
 class Input(BaseModel):
     """One instance to score."""
 
     # ---- REPLACE with your model's features ----
-    features: list[float] = Field(
+    features: list[Feature] = Field(
         min_length=8, max_length=8, description="The eight input features."
     )
     # ---- END REPLACE ----

@@ -18,10 +18,10 @@ from .batching import Batcher, QueueFull
 from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
 from .errors import ServiceError
 from .model import Input, Output
+from .openapi import Batch
 from .runtime import Runtime
 from .settings import Settings
 
-INPUTS = TypeAdapter(list[Input])
 OUTPUTS = TypeAdapter(list[Output])
 REQUEST_ID = re.compile(r"[\w.:-]{1,128}")
 JSON = "application/json"
@@ -201,9 +201,9 @@ def _parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
             400, "malformed_json", f"the body is not valid JSON: {error}"
         ) from None
     batched = isinstance(payload, dict) and list(payload) == ["instances"]
-    try:
+    try:  # strict JSON validation: "1.5" is no float, true is no number
         if not batched:
-            return [Input.model_validate(payload)], False
+            return [Input.model_validate_json(body, strict=True)], False
         instances = payload["instances"]
         if isinstance(instances, list) and not 1 <= len(instances) <= max_instances:
             details = [
@@ -215,12 +215,11 @@ def _parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
             raise ServiceError(
                 422, "invalid_input", "the body does not fit the schema", details
             )
-        return INPUTS.validate_python(instances), True
+        return Batch.model_validate_json(body, strict=True).instances, True
     except ValidationError as error:
-        prefix = ("instances",) if batched else ()
         details = [
             {
-                "field": ".".join(str(part) for part in prefix + e["loc"]) or "(body)",
+                "field": ".".join(str(part) for part in e["loc"]) or "(body)",
                 "message": e["msg"],
                 "type": e["type"],
             }

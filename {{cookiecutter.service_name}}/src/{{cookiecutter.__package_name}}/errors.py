@@ -50,7 +50,8 @@ def handle(request: Request, exception: Exception) -> HTTPResponse:
         status = exception.status_code
         code = _SANIC_CODES.get(status, "http_error")
         message = str(exception) if status < 500 else "internal error"
-        return envelope(request, ServiceError(status, code, message))
+        headers = dict(getattr(exception, "headers", None) or {})  # e.g. Allow on 405
+        return envelope(request, ServiceError(status, code, message, headers=headers))
     log.error(
         "unhandled error",
         exc_info=exception,

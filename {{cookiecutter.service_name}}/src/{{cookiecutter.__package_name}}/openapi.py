@@ -14,6 +14,8 @@ class Batch(BaseModel):
 
     instances: list[Input] = Field(min_length=1)
 
+    model_config = {"extra": "forbid"}  # {"instances": [...], "other": 1} is no batch
+
 
 class Predictions(BaseModel):
     """One prediction per instance, in the order sent."""

@@ -2,10 +2,11 @@
 
 import hashlib
 import logging
+import math
 import os
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .config import MODEL_FILE
 from .model import Input, Model, Output
@@ -98,12 +99,36 @@ class Runtime:
             raise PredictError(
                 f"predict() returned {count} outputs for {len(inputs)} inputs"
             )
-        if all(type(item) is Output for item in outputs):
-            return outputs
-        try:  # dicts (or other models) are accepted when they fit Output
-            return OUTPUTS.validate_python(
-                [o.model_dump() if hasattr(o, "model_dump") else o for o in outputs]
-            )
-        except ValidationError as error:
-            message = f"predict() returned outputs that do not fit Output: {error}"
-            raise PredictError(message) from None
+        if not all(type(item) is Output for item in outputs):
+            try:  # dicts (or other models) are accepted when they fit Output
+                outputs = OUTPUTS.validate_python(
+                    [o.model_dump() if hasattr(o, "model_dump") else o for o in outputs]
+                )
+            except ValidationError as error:
+                message = f"predict() returned outputs that do not fit Output: {error}"
+                raise PredictError(message) from None
+        for output in outputs:
+            if bad := _not_finite(output.__dict__):
+                raise PredictError(f"predict() returned {bad} (NaN or infinity)")
+        return outputs
+
+
+def _not_finite(value: object, path: str = "") -> str:
+    """The path of the first NaN or infinite number in an output, or ''.
+
+    JSON has no NaN: it would be sent as null and break the documented schema.
+    """
+    if isinstance(value, float):
+        return "" if math.isfinite(value) else path or "a number"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    elif isinstance(value, BaseModel):
+        items = value.__dict__.items()
+    else:
+        return ""
+    for key, item in items:
+        if bad := _not_finite(item, f"{path}.{key}" if path else str(key)):
+            return bad
+    return ""
