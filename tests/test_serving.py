@@ -14,11 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, LIBRARIES, bake, run, service_env
+from conftest import EXAMPLES, LIBRARIES, bake, example, run, service_env
+from fill import fill, replace_block
 from prometheus_client.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(EXAMPLES))
-from fill import example, fill, replace_block  # noqa: E402
 
 REQUESTS = 200
 REL_TOLERANCE = 1e-5  # a row scored in a batch may differ in its last float32 bits
