@@ -107,7 +107,10 @@ def serve(python: Path, service: Path, env: dict) -> tuple[subprocess.Popen, int
             sys.exit(f"the {service.name} service did not become ready")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            streak = streak + 1 if request(connection, "/readyz") == 200 else 0
+            status = request(connection, "/readyz")
+            if status == 501:
+                sys.exit(f"predict() of {service.name} is still the stub")
+            streak = streak + 1 if status == 200 else 0
         except OSError:
             streak = 0
         finally:
@@ -155,7 +158,9 @@ def load_test(port: int, bodies: list[dict], concurrency: int) -> float:
 def measure(library: str, work: Path, requests: int, concurrency: int) -> dict:
     service = render(library, work)
     python, seconds, megabytes = install(library, service, work / f"venv-{library}")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # Run the filled-in model.py from src/, over the installed copy of the stub.
+    source = {"PYTHONPATH": str(service / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, **source}
     sh(python, ROOT / "examples" / library / "example.py", "train", "artifacts",
        cwd=service, env=env)  # fmt: skip
     fill(library, service)
