@@ -1,8 +1,10 @@
 """Every option renders the exact file set, with no Jinja left and valid files."""
 
+import ast
 import itertools
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -121,6 +123,25 @@ def test_every_library_has_a_complete_folder() -> None:
         assert (TEMPLATE_DIR / "templates/libraries" / library / "model.py").is_file()
         assert library_dependencies(library) or library == "other", library
         assert (TEMPLATE_DIR / "examples" / library / "example.py").is_file()
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_every_library_import_of_the_stub_is_declared(library: str) -> None:
+    """Each third-party import of model.py is a dependency (xgboost: xgboost-cpu)."""
+    stub = TEMPLATE_DIR / "templates/libraries" / library / "model.py"
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    imported = {
+        a.name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import)
+        for a in n.names
+    }
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+    }
+    declared = RUNTIME | library_dependencies(library)
+    for name in imported - sys.stdlib_module_names:
+        assert any(d.startswith(name) for d in declared), (name, declared)
 
 
 HOSTILE_TEXT = [
