@@ -19,7 +19,9 @@ PACKAGE_NAME = json.loads(
 MAX_LENGTH = 40  # leaves room for "-<suffix>" in Kubernetes object names (63 max)
 DNS_LABEL = re.compile(r"[a-z]([a-z0-9-]*[a-z0-9])?")
 # Import names the service itself needs: a package named like one would shadow it.
-TAKEN = {"sanic", "pydantic", "prometheus_client", "orjson", "torch", "sklearn", "test"}
+# The runtime's first, then each ml_library's (add a new library's here).
+TAKEN = {"sanic", "pydantic", "prometheus_client", "orjson", "numpy", "joblib", "test"}
+TAKEN |= {"sklearn", "torch", "xgboost", "lightgbm", "onnxruntime", "onnx"}
 ALLOWED = (
     f"lowercase letters, digits and '-', starting with a letter, not ending "
     f"with '-', at most {MAX_LENGTH} characters (e.g. 'iris-classifier')"

@@ -14,8 +14,18 @@ EXAMPLES = TEMPLATE_DIR / "examples"
 sys.path.insert(0, str(EXAMPLES))  # examples/fill.py, imported by the tests
 CHOICES = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
 LIBRARIES: list[str] = CHOICES["ml_library"]
-# Installed first, from the local CPU build: a bare "torch" would pull CUDA wheels.
-PREINSTALL = {"torch": ["torch==2.13.0"]}
+
+from fill import example  # noqa: E402
+
+
+def requirements(library: str, kind: str) -> list[str]:
+    """What examples/<library>/example.py asks the test environment for.
+
+    PREINSTALL: installed first, alone (torch pinned to its CPU build, so pip never
+    resolves a bare torch); TRAINING: what train() needs beyond the service's own
+    dependencies (a data set, an exporter), kept out of the rendered pyproject.toml.
+    """
+    return list(getattr(example(library), kind, []))
 
 
 def bake(cookies, **context: object) -> Path:
@@ -53,13 +63,15 @@ class Environments:
             venv.EnvBuilder(with_pip=True).create(folder)
             python = folder / "bin" / "python"
             pip = [str(python), "-m", "pip", "install", "-q"]
-            if library in PREINSTALL:
-                run([*pip, *PREINSTALL[library]], cwd=folder, timeout=1200)
+            if preinstall := requirements(library, "PREINSTALL"):
+                run([*pip, *preinstall], cwd=folder, timeout=1200)
             # Install a rendered service non-editable to get its dependencies; tests
             # then run each service from its own src/ (PYTHONPATH), so one
-            # environment serves every rendering of that library.
+            # environment serves every rendering of that library. One pip call
+            # with the training extras, so they cannot move a runtime dependency.
             service = bake(self.cookies, ml_library=library)
-            run([*pip, f"{service}[test]"], cwd=folder, timeout=1200)
+            training = requirements(library, "TRAINING")
+            run([*pip, f"{service}[test]", *training], cwd=folder, timeout=1200)
             self.made[library] = python
         return self.made[library]
 

@@ -31,6 +31,9 @@ BAD_NAMES = [
     "import",
     "json",
     "sanic",
+    "numpy",
+    "xgboost",
+    "onnxruntime",
 ]
 
 

@@ -1,13 +1,15 @@
 """Every option renders the exact file set, with no Jinja left and valid files."""
 
+import ast
 import itertools
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import CHOICES, LIBRARIES, bake
+from conftest import CHOICES, LIBRARIES, TEMPLATE_DIR, bake
 
 LONG_NAME = "fraud-detection-gradient-boosting-models"  # 40 characters, the maximum
 COMBINATIONS = [
@@ -19,7 +21,19 @@ COMBINATIONS = [
 LEFTOVER = re.compile(
     r"{{\s*cookiecutter\.|{%-?\s*(if|for|endif|endfor|else|set|include)\b"
 )
-LIBRARY_PACKAGES = {"scikit-learn": "scikit-learn", "torch": "torch", "other": None}
+RUNTIME = {"sanic", "pydantic", "prometheus-client", "orjson"}  # every service
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement.strip().strip('",'))[0]
+
+
+def library_dependencies(library: str) -> set[str]:
+    """Names in templates/libraries/<library>/dependencies.txt (comments skipped)."""
+    path = TEMPLATE_DIR / "templates/libraries" / library / "dependencies.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {requirement_name(x) for x in lines if x.strip().startswith('"')}
+
 
 COMMON_FILES = {
     ".cookiecutter.json",
@@ -91,11 +105,8 @@ def test_pyproject_declares_the_library(rendered) -> None:
     """The service depends on its ML library (and nothing heavier than it needs)."""
     service, context = rendered
     project = tomllib.loads((service / "pyproject.toml").read_text(encoding="utf-8"))
-    names = {re.split(r"[<>=!~\[ ]", d)[0] for d in project["project"]["dependencies"]}
-    assert {"sanic", "pydantic", "prometheus-client", "orjson"} <= names
-    for library, package in LIBRARY_PACKAGES.items():
-        if package:
-            assert (package in names) == (library == context["ml_library"]), names
+    names = {requirement_name(d) for d in project["project"]["dependencies"]}
+    assert names == RUNTIME | library_dependencies(context["ml_library"])
     assert project["project"]["requires-python"] == f">={context['python_version']}"
 
 
@@ -109,11 +120,29 @@ def test_answers_file_records_answers_without_local_paths(rendered) -> None:
 
 def test_every_library_has_a_complete_folder() -> None:
     """A library is two folders: templates/libraries/<name> and examples/<name>."""
-    root = Path(__file__).resolve().parents[1]
     for library in LIBRARIES:
-        assert (root / "templates/libraries" / library / "model.py").is_file()
-        assert (root / "templates/libraries" / library / "dependencies.txt").is_file()
-        assert (root / "examples" / library / "example.py").is_file()
+        assert (TEMPLATE_DIR / "templates/libraries" / library / "model.py").is_file()
+        assert library_dependencies(library) or library == "other", library
+        assert (TEMPLATE_DIR / "examples" / library / "example.py").is_file()
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_every_library_import_of_the_stub_is_declared(library: str) -> None:
+    """Each third-party import of model.py is a dependency (xgboost: xgboost-cpu)."""
+    stub = TEMPLATE_DIR / "templates/libraries" / library / "model.py"
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    imported = {
+        a.name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import)
+        for a in n.names
+    }
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+    }
+    declared = RUNTIME | library_dependencies(library)
+    for name in imported - sys.stdlib_module_names:
+        assert any(d.startswith(name) for d in declared), (name, declared)
 
 
 HOSTILE_TEXT = [

@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, LIBRARIES, bake, run, service_env
-from fill import example, fill, replace_block
+from conftest import EXAMPLES, LIBRARIES, bake, example, run, service_env
+from fill import fill, replace_block
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 REQUESTS = 200
@@ -51,7 +52,10 @@ class Server:
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (service / "server.log").open("w+", encoding="utf-8")
+        self.metrics = service / "metrics"  # the workers' shared metrics files
         settings = {"HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "2", **env}
+        settings["METRICS_DIR"] = str(self.metrics)
+        self.workers = int(settings["WORKERS"])
         self.process = subprocess.Popen(
             [str(python), "-m", service.name.replace("-", "_")],
             cwd=service,
@@ -74,17 +78,26 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
 
+    def ready_workers(self) -> int:
+        """Workers whose model_ready gauge is 1, read from their metrics files.
+
+        /readyz answers for whichever worker takes the connection, so a run of 200s
+        can all come from one worker while the other is still loading.
+        """
+        ready = 0
+        for path in self.metrics.glob("gauge_livemin_*.db"):
+            for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+                ready += json.loads(key)[1].endswith("_model_ready") and value == 1
+        return ready
+
     def wait_ready(self) -> None:
-        """Ready on every worker: /readyz answers 200 ten times in a row."""
-        deadline, streak = time.monotonic() + 180, 0
-        while streak < 10:
+        """Every worker has loaded and warmed up its model, and /readyz says so."""
+        deadline = time.monotonic() + 180
+        while self.ready_workers() < self.workers:
             assert self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, f"not ready in time:\n{self.output()}"
-            try:
-                streak = streak + 1 if self.request("/readyz")[0] == 200 else 0
-            except OSError:
-                streak = 0
-            time.sleep(0.02 if streak else 0.2)
+            time.sleep(0.1)
+        assert self.request("/readyz")[0] == 200
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)

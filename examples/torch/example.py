@@ -17,6 +17,8 @@ return [
 ]
 """
 LOAD = None
+# Installed first and alone in the test environment: the CPU build, pinned.
+PREINSTALL = ["torch==2.13.0"]
 
 
 def inputs(count: int, seed: int = 0) -> list[dict]:
