@@ -64,7 +64,7 @@ def test_rendered_cases_parse_and_show_every_type(cookies, library: str) -> None
 
 
 BAD_FILES = {
-    "not YAML": ("cases:\n  - name: a\n    input: {x: [1, 2}\n", ":3:", None),
+    "not YAML": ("cases:\n  - name: a\n    input: {x: [1, 2}\n", ":3:", "a"),
     "unknown type": (
         "cases:\n  - name: first\n    input: {x: 1}\n    expect: []\n"
         "  - name: second\n    input: {x: 1}\n    expect:\n"
@@ -96,7 +96,7 @@ def test_bad_case_file_gives_one_line_naming_case_and_line(
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"bad.yaml{line}" in lines[0], done.stderr
-    assert case is None or f"case {case!r}" in lines[0], done.stderr
+    assert f"case {case!r}" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -32,6 +32,18 @@ PREDICATES = {
     "length": lambda got, n: len(got) == n,
 }
 MISSING = "<missing>"
+NAME = re.compile(r"^\s*-?\s*name:\s*['\"]?([^'\"#\n]*?)['\"]?\s*(?:#.*)?$", re.M)
+
+
+class Loader(yaml.SafeLoader):
+    """YAML as people write it: `1e-6` is a number (plain PyYAML reads text)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 class CaseError(ValueError):
@@ -178,12 +190,15 @@ def load(path: Path = CASES_FILE) -> list[Case]:
 
 def parse(text: str, source: str = str(CASES_FILE)) -> list[Case]:
     """Cases from YAML text (a mapping with a `cases:` list)."""
-    loader = yaml.SafeLoader(text)
+    loader = Loader(text)
     try:
         root = loader.get_single_node()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
+        above = "\n".join(text.splitlines()[: mark.line + 1] if mark else [])
+        names = NAME.findall(above)  # the case being written where it broke
+        where += f": case {names[-1]!r}" if names else ""
         problem = getattr(error, "problem", None) or error
         raise CaseError(f"{where}: not valid YAML: {problem}") from None
     finally:
@@ -191,11 +206,11 @@ def parse(text: str, source: str = str(CASES_FILE)) -> list[Case]:
     if root is None:
         return []
     listing = _child(root, "cases") if isinstance(root, yaml.MappingNode) else None
-    if listing is None or not isinstance(listing, yaml.SequenceNode | yaml.ScalarNode):
-        line = root.start_mark.line + 1
+    if isinstance(listing, yaml.ScalarNode) and listing.tag.endswith(":null"):
+        return []  # `cases:` with nothing under it yet
+    if not isinstance(listing, yaml.SequenceNode):
+        line = (listing or root).start_mark.line + 1
         raise CaseError(f"{source}:{line}: expected `cases:` followed by a list")
-    if isinstance(listing, yaml.ScalarNode):  # `cases:` with nothing under it
-        return []
     cases = [_case(loader, node, source) for node in listing.value]
     seen: set[str] = set()
     for case in cases:
@@ -209,9 +224,12 @@ def _child(node: yaml.Node, key: str) -> yaml.Node | None:
     return next((v for k, v in node.value if k.value == key), None)
 
 
-def _case(loader: yaml.SafeLoader, node: yaml.Node, source: str) -> Case:
+def _case(loader: Loader, node: yaml.Node, source: str) -> Case:
     line = node.start_mark.line + 1
-    data = loader.construct_document(node)
+    try:
+        data = loader.construct_document(node)
+    except (yaml.YAMLError, ValueError) as error:
+        raise CaseError(f"{source}:{line}: cannot read this case: {error}") from None
     name = data.get("name") if isinstance(data, dict) else None
 
     def fail(message: str, at: int = line) -> CaseError:
@@ -266,6 +284,9 @@ def _expectation(item: Any, count: int) -> Expectation:
     value, instance = item[kind], item.get("instance")
     if instance is not None and instance not in range(count):
         raise ValueError(f"instance must be an index from 0 to {count - 1}")
+    tolerance = item.get("tolerance", 0)
+    if not number(tolerance) or tolerance < 0:
+        raise ValueError("tolerance must be a number, 0 or more")
     if kind == "one_of" and not isinstance(value, list):
         raise ValueError("one_of needs a list")
     if kind == "matches" and (
