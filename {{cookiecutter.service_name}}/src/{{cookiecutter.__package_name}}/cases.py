@@ -269,11 +269,14 @@ def _expectation(item: Any, count: int) -> Expectation:
         raise ValueError("an expectation is a mapping: {field: label, equals: x}")
     options = {"field", "instance", *(o for opts in KINDS.values() for o in opts)}
     kinds = [k for k in item if k not in options]
-    if len(kinds) != 1 or kinds[0] not in KINDS:
-        wrong = next((k for k in kinds if k not in KINDS), "none")
-        raise ValueError(
-            f"unknown expectation type {wrong!r}; use one of {', '.join(KINDS)}"
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or len(kinds) != 1:
+        problem = (
+            f"unknown expectation type {unknown[0]!r}"
+            if unknown
+            else f"one expectation type per item, not {len(kinds)}"
         )
+        raise ValueError(f"{problem}; use one of {', '.join(KINDS)}")
     kind = kinds[0]
     extra = set(item) - {"field", "instance", kind, *KINDS[kind]}
     if extra:
@@ -293,10 +296,14 @@ def _expectation(item: Any, count: int) -> Expectation:
         not isinstance(value, dict) or not value or set(value) - set(PREDICATES)
     ):
         raise ValueError(f"matches needs a mapping of {', '.join(PREDICATES)}")
-    if kind in ("top_k", "rank_of") and not isinstance(
-        item.get("at_most", value if kind == "top_k" else None), int
-    ):
-        raise ValueError(f"{kind} needs a whole number")
+    if kind == "matches" and "regex" in value:
+        try:
+            re.compile(str(value["regex"]))
+        except re.error as error:
+            raise ValueError(f"regex {value['regex']!r}: {error}") from None
+    limit = value if kind == "top_k" else item.get("at_most", 1)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"{kind} needs a whole number of 1 or more")
     field = item.get("field", "")
     options = tuple((k, item[k]) for k in KINDS[kind] if k in item)
     return Expectation(kind, value, str(field), instance, options)

@@ -136,10 +136,8 @@ def as_junit(report: Report, suite: str) -> bytes:
 
 def chat_message(report: Report, limit: int = 10) -> dict[str, Any]:
     """A Slack incoming-webhook message: text plus blocks."""
-    ok = not report.failed
-    headline = f"{'✅' if ok else '❌'} Validation {'passed' if ok else 'FAILED'}: " + (
-        report.summary()
-    )
+    verdict = "❌ Validation FAILED" if report.failed else "✅ Validation passed"
+    headline = f"{verdict}: {report.summary()}"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {
@@ -152,7 +150,7 @@ def chat_message(report: Report, limit: int = 10) -> dict[str, Any]:
     ]
     for result in report.failed[:limit]:
         lines = "\n".join(f"• {line}" for line in result.failures())
-        text = f"*{result.case.name}* (line {result.case.line})\n{lines}"
+        text = f"*{result.case.name}* (line {result.case.line})\n{lines}"[:2900]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if len(report.failed) > limit:
         more = f"... and {len(report.failed) - limit} more failing cases"
