@@ -100,6 +100,15 @@ def test_bad_case_file_gives_one_line_naming_case_and_line(
     assert "Traceback" not in done.stderr
 
 
+def test_unreachable_service_gives_one_line(cookies) -> None:
+    """No service at the URL: exit 2 with one line saying so, no traceback."""
+    service = bake(cookies, ml_library="other")
+    done = validate(Path(sys.executable), service, "http://127.0.0.1:9")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot reach http://127.0.0.1:9")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 class ChatReceiver(http.server.BaseHTTPRequestHandler):
     """A chat incoming webhook: keeps every JSON body posted to it."""
 
@@ -333,3 +342,15 @@ def test_readiness_requires_a_passing_parity_canary(
     message = json.loads(body)["error"]["message"]
     assert "parity case 1: field label: recorded 'no-such-class'" in message
     assert server.stop() == 0
+    # The generated test of the record fails the same way, naming case and field.
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "parity"],
+        cwd=service,
+        env={**os.environ, **service_env(service)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "parity case 1: field label: recorded 'no-such-class'" in done.stdout
