@@ -353,4 +353,5 @@ def test_readiness_requires_a_passing_parity_canary(
         check=False,
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "parity case 1: field label: recorded 'no-such-class'" in done.stdout
+    expected = "parity case 1: field label: recorded 'no-such-class'"
+    assert expected in done.stdout, done.stdout[-4000:]
