@@ -46,17 +46,22 @@ COMMON_FILES = {
     "src/{package}/__main__.py",
     "src/{package}/app.py",
     "src/{package}/batching.py",
+    "src/{package}/cases.py",
     "src/{package}/client.py",
     "src/{package}/config.py",
     "src/{package}/errors.py",
     "src/{package}/logs.py",
     "src/{package}/metrics.py",
     "src/{package}/model.py",
+    "src/{package}/monitoring.py",
     "src/{package}/openapi.py",
+    "src/{package}/parity.py",
     "src/{package}/py.typed",
+    "src/{package}/reports.py",
     "src/{package}/runtime.py",
     "src/{package}/server.py",
     "src/{package}/settings.py",
+    "src/{package}/validate.py",
     "tests/conftest.py",
     "tests/test_batching.py",
     "tests/test_errors.py",
@@ -66,6 +71,8 @@ COMMON_FILES = {
     "tests/test_metrics.py",
     "tests/test_predict.py",
     "tests/test_settings.py",
+    "tests/test_validation.py",
+    "validation/cases.yaml",
 }
 NOT_FOR = {"other": {"artifacts/README.md"}}
 
@@ -123,6 +130,7 @@ def test_every_library_has_a_complete_folder() -> None:
     for library in LIBRARIES:
         assert (TEMPLATE_DIR / "templates/libraries" / library / "model.py").is_file()
         assert library_dependencies(library) or library == "other", library
+        assert (TEMPLATE_DIR / "templates/libraries" / library / "cases.yaml").is_file()
         assert (TEMPLATE_DIR / "examples" / library / "example.py").is_file()
 
 

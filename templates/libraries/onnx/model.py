@@ -12,16 +12,20 @@
 """
 
 from pathlib import Path
+from typing import Annotated
 
 import onnxruntime
 from pydantic import BaseModel, Field
+
+# Bounds reject nonsense before it reaches the model (a 422 that names the field).
+Centimetres = Annotated[float, Field(ge=0, le=100)]
 
 
 class Input(BaseModel):
     """One instance to score."""
 
     # ---- REPLACE with your model's features ----
-    features: list[float] = Field(
+    features: list[Centimetres] = Field(
         min_length=4,
         max_length=4,
         description="Sepal length, sepal width, petal length, petal width (cm).",

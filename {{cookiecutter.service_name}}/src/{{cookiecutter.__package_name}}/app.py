@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from sanic import HTTPResponse, Request, Sanic
 from sanic.response import raw
 
-from . import errors, logs, metrics, openapi
+from . import errors, logs, metrics, monitoring, openapi
 from .batching import Batcher, QueueFull
 from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
 from .errors import ServiceError
@@ -157,14 +157,17 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         outputs = await _predict(request.app.ctx.batcher, inputs, settings)
         body = OUTPUTS.dump_json(outputs)
         body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
+        monitoring.observe(outputs)
         logs.log_prediction(
             settings.prediction_log_rate,
             {
                 "request_id": request.ctx.request_id,
                 "model_version": runtime.version,
+                "latency_ms": round((perf_counter() - request.ctx.started) * 1000, 3),
                 "inputs": [i.model_dump(mode="json") for i in inputs],
                 "outputs": [o.model_dump(mode="json") for o in outputs],
             },
+            settings.prediction_log_redact,
         )
         return raw(body, content_type=JSON)
 
@@ -225,6 +228,7 @@ def _parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
             }
             for e in error.errors(include_url=False, include_input=False)
         ]
+        monitoring.invalid(details)
         raise ServiceError(
             422, "invalid_input", "the body does not fit the schema", details
         ) from None

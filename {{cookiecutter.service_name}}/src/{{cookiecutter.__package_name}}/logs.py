@@ -57,7 +57,20 @@ def configure(level: str) -> None:
     )
 
 
-def log_prediction(rate: float, fields: dict[str, Any]) -> None:
-    """Log inputs and outputs for a sampled share of requests, to check them later."""
+def log_prediction(rate: float, fields: dict[str, Any], redact: str = "") -> None:
+    """Log inputs and outputs for a sampled share of requests, to check them later;
+    the fields named in `redact` (comma-separated) show as "[redacted]"."""
     if rate and random.random() < rate:
-        predictions.info("prediction", extra={"fields": fields})
+        names = {name.strip() for name in redact.split(",")} - {""}
+        predictions.info("prediction", extra={"fields": _redacted(fields, names)})
+
+
+def _redacted(data: Any, names: set[str]) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: "[redacted]" if k in names else _redacted(v, names)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_redacted(item, names) for item in data]
+    return data

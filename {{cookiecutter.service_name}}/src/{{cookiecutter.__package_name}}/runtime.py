@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from . import parity
 from .config import MODEL_FILE
 from .model import Input, Model, Output
 from .settings import Settings
@@ -31,7 +32,7 @@ def artifact_digest(folder: Path) -> str:
     files = sorted(
         p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
     )
-    files = [p for p in files if p.name != "README.md"]
+    files = [p for p in files if p.name not in ("README.md", parity.PARITY_FILE)]
     if not files:
         return ""
     digest = hashlib.sha256()
@@ -87,6 +88,11 @@ class Runtime:
         if load_error:
             self.reason = load_error
             return
+        if self.settings.require_parity:
+            problem = parity.canary(folder, self.predict, self.digest)
+            if problem:
+                self.reason = f"parity canary failed: {problem}"
+                return
         self.ready, self.reason = True, "ready"
 
     def predict(self, inputs: list[Input]) -> list[Output]:

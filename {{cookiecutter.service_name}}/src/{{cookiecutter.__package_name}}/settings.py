@@ -46,6 +46,8 @@ class Settings:
     graceful_shutdown_timeout: float = _setting(25.0, low=0, high=3600)  # on SIGTERM
     log_level: str = _setting("INFO", choices=LOG_LEVELS)
     prediction_log_rate: float = _setting(0.0, low=0, high=1)  # share of requests
+    prediction_log_redact: str = _setting("")  # fields to hide there: "email,name"
+    require_parity: int = _setting(0, low=0, high=1)  # 1: ready needs parity.json
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
 

@@ -1,0 +1,331 @@
+"""Run validation/cases.yaml in-process or against a live URL; answer one-off questions.
+
+Usage: `make validate [URL=...]`, or `python -m <package>.validate`:
+  [URL]                       the cases, against URL (default: in this process)
+  --json FILE --junit FILE    also write the results for CI
+  --webhook URL               post a summary to chat (or set CHAT_WEBHOOK_URL)
+  [URL] --ask INPUT --target VALUE    where is VALUE in the answer to INPUT (JSON)?
+  [URL] --parity [FILE]       does it reproduce artifacts/parity.json?
+  --draft LOG                 logged predictions -> draft cases (YAML on stdout)
+Exit status: 0 all passed, 1 a case failed, 2 could not run (bad file, no service).
+"""
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Protocol
+
+import yaml
+
+from . import cases, reports
+from .cases import Case, CaseError
+from .config import PACKAGE_NAME, SERVICE_NAME
+from .reports import Check, Report, Result
+
+
+class CannotRun(Exception):
+    """The validation cannot start (no service, not ready, bad input): exit 2."""
+
+
+class PredictFailed(Exception):
+    """The service answered a case with an error."""
+
+
+class Target(Protocol):
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...  # model_version, artifact_digest
+
+    def predict(self, instances: list[dict], batched: bool) -> list[dict]: ...
+
+
+class Live:
+    """A running service, over HTTP."""
+
+    def __init__(self, url: str, token: str = "", timeout: float = 30) -> None:
+        self.name, self.timeout = url.rstrip("/"), timeout
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def _call(self, path: str, body: object = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.name + path, data, self.headers)
+        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            return json.load(answer)
+
+    def describe(self) -> dict[str, Any]:
+        try:
+            meta = self._call("/v1/model")
+        except urllib.error.HTTPError as error:
+            raise CannotRun(f"{self.name}/v1/model answered {error.code}") from None
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise CannotRun(f"cannot reach {self.name}: {reason}") from None
+        if not meta.get("ready"):
+            raise CannotRun(f"{self.name} is not ready (see {self.name}/readyz)")
+        return meta
+
+    def predict(self, instances: list[dict], batched: bool) -> list[dict]:
+        body = {"instances": instances} if batched else instances[0]
+        try:
+            answer = self._call("/v1/predict", body)
+        except urllib.error.HTTPError as error:
+            try:
+                problem = json.loads(error.read())["error"]
+                detail = f"{problem['code']}: {problem['message']}"
+                if problem.get("details"):
+                    detail += f" {json.dumps(problem['details'])}"
+            except (ValueError, KeyError, TypeError):
+                detail = error.reason
+            raise PredictFailed(f"{error.code} {detail}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise PredictFailed(f"no answer: {reason}") from None
+        return answer["predictions"] if batched else [answer]
+
+
+class InProcess:
+    """The model of this folder, loaded here as a worker would load it."""
+
+    name = "in-process"
+
+    def __init__(self) -> None:
+        from .runtime import Runtime
+        from .settings import Settings, SettingsError
+
+        try:
+            self.runtime = Runtime(Settings.from_env())
+        except SettingsError as error:
+            raise CannotRun(str(error)) from None
+        self.runtime.load()
+        if not self.runtime.ready:
+            raise CannotRun(f"the model is not ready: {self.runtime.reason}")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model_version": self.runtime.version,
+            "artifact_digest": self.runtime.digest,
+        }
+
+    def predict(self, instances: list[dict], batched: bool) -> list[dict]:
+        from pydantic import ValidationError
+
+        from .model import Input
+
+        try:
+            inputs = [Input.model_validate(x) for x in instances]
+        except ValidationError as error:
+            raise PredictFailed(f"422 invalid_input: {error}") from None
+        try:
+            outputs = self.runtime.predict(inputs)
+        except Exception as error:
+            raise PredictFailed(f"500 predict_failed: {error!r}") from None
+        return [o.model_dump(mode="json") for o in outputs]
+
+
+def run_case(target: Target, case: Case) -> Result:
+    """Send the case's input once and check every expectation on the answer."""
+    started = perf_counter()
+    try:
+        outputs = target.predict(case.instances, case.batched)
+    except PredictFailed as error:
+        return Result(case, (perf_counter() - started) * 1000, error=str(error))
+    result = Result(case, (perf_counter() - started) * 1000)
+    for expectation in case.expectations:
+        if expectation.instance is None:
+            indexes = range(len(outputs))
+        else:
+            indexes = range(expectation.instance, expectation.instance + 1)
+        for i in indexes:
+            passed, got = expectation.check(outputs[i])
+            label = expectation.describe()
+            if case.batched and expectation.instance is None:
+                label += f" [{i}]"
+            result.checks.append(Check(label, got, passed))
+    if case.latency_ms is not None:
+        budget = f"latency <= {case.latency_ms} ms"
+        ms = round(result.latency_ms, 1)
+        result.checks.append(Check(budget, ms, result.latency_ms <= case.latency_ms))
+    return result
+
+
+def run(target: Target, selected: list[Case]) -> Report:
+    """Every case, one after the other (so latencies are not inflated by each other)."""
+    version = target.describe().get("model_version", "")
+    started = perf_counter()
+    results = [run_case(target, case) for case in selected]
+    return Report(target.name, version, results, perf_counter() - started)
+
+
+def where(data: Any, wanted: Any, path: str = "") -> list[str]:
+    """Every place `wanted` shows up in an answer: a field's value, or a rank."""
+    found = []
+    if isinstance(data, dict | list):
+        position, size = cases.rank(data, wanted)
+        if position is None and isinstance(data, list):  # objects naming the item
+            named = [isinstance(x, dict) and wanted in x.values() for x in data]
+            position = named.index(True) + 1 if any(named) else None
+            size = len(data)
+        if position is not None:
+            line = f"{path or 'output'}: rank {position} of {size}"
+            if isinstance(data, dict):
+                key = next(k for k in data if cases.same(k, wanted))
+                line += f", score {data[key]}"
+            elif all(cases.number(x) for x in data):
+                line += f", score {data[int(wanted)]}"
+            found.append(line)
+        children = data.items() if isinstance(data, dict) else enumerate(data)
+        for key, value in children:
+            found += where(value, wanted, f"{path}.{key}".lstrip("."))
+    elif cases.same(data, wanted):
+        found.append(f"{path or 'output'} = {data!r}")
+    return found
+
+
+def ask(target: Target, instance: dict, wanted: Any) -> int:
+    """Print where `wanted` is in the answer to `instance`; 1 when it is nowhere."""
+    try:
+        output = target.predict([instance], batched=False)[0]
+    except PredictFailed as error:
+        raise CannotRun(f"the service answered {error}") from None
+    print(json.dumps(output, indent=2))
+    found = where(output, wanted)
+    for line in found:
+        print(f"{wanted!r} -> {line}")
+    if not found:
+        print(f"{wanted!r} is not in the answer")
+    return 0 if found else 1
+
+
+def draft(log_file: Path) -> str:
+    """Draft cases (YAML) from logged predictions: what the service answered then."""
+    drafted, skipped = [], 0
+    for text in log_file.read_text(encoding="utf-8").splitlines():
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(line, dict) or line.get("msg") != "prediction":
+            continue
+        if "[redacted]" in json.dumps(line["inputs"]):
+            skipped += 1  # a redacted input cannot be sent again
+            continue
+        many = len(line["inputs"]) > 1
+        expect = [
+            _draft_expectation(name, value, i if many else None)
+            for i, output in enumerate(line["outputs"])
+            for name, value in output.items()
+            if value != "[redacted]"
+        ]
+        drafted.append(
+            {
+                "name": f"logged-{line.get('request_id', len(drafted))}",
+                "input": line["inputs"] if many else line["inputs"][0],
+                "expect": expect,
+            }
+        )
+    header = (
+        f"# {len(drafted)} cases drafted from {log_file.name}: the answers the service"
+        f" gave then ({skipped} with redacted inputs skipped).\n# Check each one, then"
+        " move it into validation/cases.yaml.\n"
+    )
+    body = yaml.safe_dump(
+        {"cases": drafted}, sort_keys=False, allow_unicode=True, default_flow_style=None
+    )
+    return header + body
+
+
+def _draft_expectation(name: str, value: Any, instance: int | None) -> dict:
+    floats = "." in json.dumps(value)  # approx for anything holding a float
+    item: dict[str, Any] = {"field": name}
+    if isinstance(value, float) or (floats and isinstance(value, dict | list)):
+        item.update(approx=value, tolerance=1e-6)
+    else:
+        item["equals"] = value
+    if instance is not None:
+        item["instance"] = instance
+    return item
+
+
+def check_parity(target: Target, path: Path) -> int:
+    """Does the target reproduce a parity record? Print each mismatch."""
+    from .parity import compare, read
+
+    record = read(path)
+    digest = target.describe().get("artifact_digest")
+    problems = compare(record, lambda xs: target.predict(xs, batched=True), digest)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    count = len(record["cases"])
+    print(f"parity: {count} recorded cases, {len(problems)} problems ({target.name})")
+    return 1 if problems else 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"{SERVICE_NAME}-validate",
+        description="Check the service against validation/cases.yaml.",
+    )
+    parser.add_argument("url", nargs="?", help="a live service (default: in-process)")
+    parser.add_argument("--cases", type=Path, default=cases.CASES_FILE)
+    parser.add_argument("--only", action="append", help="run only this case (repeat)")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--junit", type=Path, help="write JUnit XML here (for CI)")
+    parser.add_argument(
+        "--webhook",
+        default=os.environ.get("CHAT_WEBHOOK_URL", ""),
+        help="chat incoming-webhook URL for a summary (env CHAT_WEBHOOK_URL)",
+    )
+    parser.add_argument("--token", default=os.environ.get("API_TOKEN", ""))
+    parser.add_argument("--ask", metavar="INPUT", help="one input, as JSON")
+    parser.add_argument("--target", help="with --ask: the value to look for")
+    parser.add_argument("--parity", nargs="?", const="artifacts/parity.json", type=Path)
+    parser.add_argument("--draft", metavar="LOG", type=Path)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.draft:
+            print(draft(args.draft), end="")
+            return 0
+        selected: list[Case] = []
+        if not (args.ask or args.parity):
+            selected = cases.load(args.cases)
+            if args.only:
+                selected = [c for c in selected if c.name in args.only]
+            if not selected:
+                print(f"no cases to run in {args.cases}")
+                return 0
+        target = Live(args.url, args.token) if args.url else InProcess()
+        if args.ask:
+            if args.target is None:
+                raise CannotRun("--ask needs --target VALUE")
+            wanted = yaml.safe_load(args.target)  # `3` is a number, `cat` a string
+            return ask(target, json.loads(args.ask), wanted)
+        if args.parity:
+            return check_parity(target, args.parity)
+        report = run(target, selected)
+    except (CaseError, CannotRun, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(reports.table(report))
+    if args.json:
+        args.json.write_text(json.dumps(reports.as_json(report), indent=2) + "\n")
+    if args.junit:
+        args.junit.write_bytes(reports.as_junit(report, f"{PACKAGE_NAME}.validation"))
+    if args.webhook:
+        problem = reports.post(args.webhook, reports.chat_message(report))
+        print(f"chat: {problem or 'summary posted'}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
