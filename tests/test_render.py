@@ -28,6 +28,7 @@ COMMON_FILES = {
     "README.md",
     "artifacts/README.md",
     "pyproject.toml",
+    "rules.yaml",
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
     "src/{package}/app.py",
@@ -40,6 +41,7 @@ COMMON_FILES = {
     "src/{package}/model.py",
     "src/{package}/openapi.py",
     "src/{package}/py.typed",
+    "src/{package}/rules.py",
     "src/{package}/runtime.py",
     "src/{package}/server.py",
     "src/{package}/settings.py",
@@ -50,6 +52,7 @@ COMMON_FILES = {
     "tests/test_metadata.py",
     "tests/test_metrics.py",
     "tests/test_predict.py",
+    "tests/test_rules.py",
     "tests/test_settings.py",
 }
 NOT_FOR = {"other": {"artifacts/README.md"}}
