@@ -2,10 +2,12 @@
 
 W1-style workload: scikit-learn LogisticRegression, 20 float features, 3 classes,
 one row a request, 64 concurrent keep-alive connections, 2 workers per service.
-Both services run side by side and are loaded in turn (A B A B ...), so the noise
-of a shared machine hits both alike; the answer is the ratio of the medians.
+Both services run side by side and are loaded in turn, in pairs (A B, then B A),
+so the noise of a shared machine hits both alike; the answer is the median of the
+ratios of the pairs. The CPU time the service processes spent per request (Linux
+/proc) is printed too: it is much less sensitive to other load on the machine.
 
-python bench/rules.py [--python PY] [--seconds 8] [--rounds 3]
+python bench/rules.py [--python PY] [--seconds 4] [--rounds 10]
   --python: an interpreter with the rendered service's dependencies installed
   (default: a fresh virtual environment in the temporary folder, which takes a
   minute or two to install).
@@ -67,6 +69,24 @@ RULES = "mode: all\nrules:\n" + "".join(
         + ["features[0] > 1000", 'label == "unknown"']
     )
 )
+# In the service's interpreter: the cost of RuleSet.apply() on one-row requests.
+APPLY = """
+import random, timeit
+from pathlib import Path
+from w1_bench.model import Input, Model
+from w1_bench.rules import load
+model = Model()
+model.load(Path("artifacts"))
+rng = random.Random(0)
+inputs = [[Input(features=[rng.gauss(0, 1) for _ in range(20)])] for _ in range(256)]
+pairs = [(i, model.predict(i)) for i in inputs]
+rules = load(Path("rules-10.yaml"))
+assert all(rule.fast for rule in rules.rules)
+def run():
+    for i, o in pairs:
+        rules.apply(i, o)
+print(min(timeit.repeat(run, number=20, repeat=7)) / (20 * len(pairs)) * 1e6)
+"""
 
 
 def render(folder: Path) -> Path:
@@ -150,6 +170,26 @@ async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, i
     return counts["ok"] / (time.perf_counter() - started), counts["bad"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (Linux)."""
+    parents, total = {pid}, 0.0
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    changed = True
+    while changed:
+        children = {p for p, (ppid, _) in stats.items() if ppid in parents}
+        changed = not children <= parents
+        parents |= children
+    total = sum(ticks for p, (_, ticks) in stats.items() if p in parents)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def requests() -> list[bytes]:
     rng = random.Random(0)
     out = []
@@ -164,8 +204,8 @@ def requests() -> list[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python")
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         folder = Path(tmp)
@@ -173,26 +213,58 @@ def main() -> None:
         python = python_for(service, folder, args.python)
         model = str(service / "artifacts/model.joblib")
         subprocess.run([python, "-c", TRAIN, model], check=True)
+        apply_us = float(
+            subprocess.run(
+                [python, "-c", APPLY],
+                cwd=service,
+                env={**os.environ, "PYTHONPATH": str(service / "src")},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         configs = {"no rules": {}, "10 rules": {"RULES_FILE": "rules-10.yaml"}}
         servers = {name: start(python, service, **env) for name, env in configs.items()}
         try:
             bodies = requests()
             for port in (port for _, port in servers.values()):  # warm both up
                 asyncio.run(load(port, 2, bodies))
-            results: dict[str, list[float]] = {name: [] for name in configs}
-            for _ in range(args.rounds):
-                for name, (_, port) in servers.items():
+            rates: dict[str, list[float]] = {name: [] for name in configs}
+            cpu: dict[str, list[float]] = {name: [] for name in configs}
+            for round_ in range(args.rounds):
+                order = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
+                for name in order:
+                    process, port = servers[name]
+                    before = cpu_seconds(process.pid)
                     rate, bad = asyncio.run(load(port, args.seconds, bodies))
+                    used = cpu_seconds(process.pid) - before
                     assert bad == 0, f"{bad} requests failed ({name})"
-                    results[name].append(rate)
-                    print(f"{name:>9}: {rate:8.0f} req/s", flush=True)
+                    rates[name].append(rate)
+                    cpu[name].append(used / (rate * args.seconds) * 1e6)
+                base, ruled = (rates[name][-1] for name in configs)
+                print(
+                    f"round {round_ + 1}: no rules {base:6.0f} req/s, "
+                    f"10 rules {ruled:6.0f} req/s ({100 * (1 - ruled / base):+.1f} %), "
+                    f"CPU {cpu['no rules'][-1]:.0f} vs {cpu['10 rules'][-1]:.0f} us",
+                    flush=True,
+                )
         finally:
             for process, _ in servers.values():
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)
-    base, ruled = (statistics.median(results[name]) for name in configs)
-    print(f"median: no rules {base:.0f} req/s, 10 rules {ruled:.0f} req/s")
-    print(f"10 rules, none matching: {100 * (1 - ruled / base):+.1f} % fewer req/s")
+    ratios = [r / b for b, r in zip(*rates.values(), strict=True)]
+    loss = 100 * (1 - statistics.median(ratios))
+    spread = f"{100 * (1 - max(ratios)):+.1f} to {100 * (1 - min(ratios)):+.1f}"
+    print(f"10 rules, none matching: {loss:+.1f} % fewer req/s (rounds: {spread})")
+    base_cpu, ruled_cpu = (statistics.median(cpu[name]) for name in configs)
+    print(
+        f"service CPU per request: no rules {base_cpu:.0f} us, 10 rules "
+        f"{ruled_cpu:.0f} us ({100 * (ruled_cpu / base_cpu - 1):+.1f} %)"
+    )
+    print(
+        f"RuleSet.apply() in-process: {apply_us:.1f} us a one-row request, "
+        f"{100 * apply_us / base_cpu:.1f} % of the service CPU per request"
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ COMMON_FILES = {
     "src/{package}/app.py",
     "src/{package}/batching.py",
     "src/{package}/client.py",
+    "src/{package}/conditions.py",
     "src/{package}/config.py",
     "src/{package}/errors.py",
     "src/{package}/logs.py",

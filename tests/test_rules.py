@@ -46,6 +46,43 @@ BAD_RULES = {  # kind: (rule, what the one line must say)
 }
 
 
+AGREE = """
+import json, sys
+from pathlib import Path
+import rule_engine
+from {package} import conditions
+from {package}.model import Input, Model
+model = Model()
+model.load(Path("artifacts"))
+inputs = [Input.model_validate(x) for x in json.load(sys.stdin)]
+instances = list(zip(inputs, model.predict(inputs)))
+def outcome(test, instance):
+    try:
+        return bool(test(instance))
+    except Exception:
+        return "error"
+for text in json.loads(sys.argv[1]):
+    _, test, fast = conditions.parse(text)
+    slow = rule_engine.Rule(text, context=conditions.CONTEXT).matches
+    got = [(outcome(test, i), outcome(slow, i)) for i in instances]
+    print(json.dumps([text, fast, [a for a, b in got if a != b]]))
+"""
+CONDITIONS = [  # (condition, compiled to a closure) over iris's Input and Output
+    ('label == "setosa"', True),
+    ('label != "setosa" and probabilities["setosa"] > 0.01', True),
+    ("probabilities[label] >= 0.9 or features[-1] > 1", True),
+    ('not (label == "versicolor") and features[1] <= 3', True),
+    ('label in ["setosa", "virginica"] or "x" in probabilities', True),
+    ('label =~ "set.*" or label =~~ "os" or label !~ "v.*"', True),
+    ('label > "t" and features[0] > 0.1 + 0.2', True),
+    ('probabilities["virginica"] == probabilities[label]', True),
+    ('probabilities["no-such-class"] > 0.5', True),  # raises in both
+    ("features[7] > 0", True),  # raises in both
+    ("features[0] + features[1] > 8", False),  # arithmetic: rule-engine runs it
+    ("label.length > 6", False),  # attributes: rule-engine runs it
+]
+
+
 def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
     """What the model answers for these inputs without the service (and its rules)."""
     script = IN_PROCESS.format(package=service.name.replace("-", "_"))
@@ -131,6 +168,25 @@ def test_rules_change_answers_count_and_log(
     named = {"setosa": ["after-review", "setosa-reviewed"], "virginica": ["virginica"]}
     assert sorted(logged) == sorted(named.get(label, []) for label in labels)
     assert '"rule failed"' in first.output(tail=0)  # logged, with the rule's name
+
+
+@pytest.mark.slow
+def test_fast_conditions_agree_with_rule_engine(cookies, environments) -> None:
+    """Conditions compiled to closures give rule-engine's results, errors included."""
+    service, python = trained_service(cookies, environments, LIBRARY)
+    script = AGREE.format(package=service.name.replace("-", "_"))
+    done = subprocess.run(
+        [str(python), "-c", script, json.dumps([c for c, _ in CONDITIONS])],
+        cwd=service,
+        input=json.dumps(example(LIBRARY).inputs(150)),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **service_env(service)},
+    )
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(text, fast) for text, fast, _ in results] == CONDITIONS
+    assert all(not differ for _, _, differ in results), results
 
 
 @pytest.mark.parametrize("kind", BAD_RULES)
