@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from sanic import HTTPResponse, Request, Sanic
 from sanic.response import raw
 
-from . import errors, logs, metrics, monitoring, openapi
+from . import errors, logs, metrics, monitoring, openapi, rules
 from .batching import Batcher, QueueFull
 from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
 from .errors import ServiceError
@@ -51,8 +51,11 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.error_handler.add(Exception, errors.handle)
     runtime = Runtime(settings)
     app.ctx.runtime = runtime
+    ruleset = rules.load(settings.rules_file)  # None: no rules, no work per request
+    answer = rules.Answer if ruleset else Output
+    answers = ruleset.adapter if ruleset else OUTPUTS
     description = _description()
-    openapi_doc = orjson.dumps(openapi.document(description))
+    openapi_doc = orjson.dumps(openapi.document(description, answer))
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
@@ -63,6 +66,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             max_queue=settings.max_queue,
         )
         app.ctx.batcher.start()
+        for name in ruleset.names if ruleset else ():
+            metrics.RULE_FIRINGS.labels(name)  # exported as 0 before it first fires
         app.add_task(_load(runtime))
 
     @app.after_server_stop
@@ -104,6 +109,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             "model_version": runtime.version,
             "batch_size": getattr(request.ctx, "instances", 0),
         }
+        if fired := getattr(request.ctx, "rules", None):
+            fields["rules"] = fired
         logs.requests.info("request", extra={"fields": fields})
 
     @app.get("/healthz")
@@ -144,7 +151,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
                 "max_body_bytes": settings.max_body_bytes,
             },
             "input_schema": Input.model_json_schema(),
-            "output_schema": Output.model_json_schema(),
+            "output_schema": answer.model_json_schema(),
         }
         return raw(orjson.dumps(body), content_type=JSON)
 
@@ -155,7 +162,9 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         if not runtime.ready:
             raise _not_ready(runtime, status=501 if runtime.stub else 503)
         outputs = await _predict(request.app.ctx.batcher, inputs, settings)
-        body = OUTPUTS.dump_json(outputs)
+        if ruleset:
+            outputs = _apply_rules(ruleset, inputs, outputs, request)
+        body = answers.dump_json(outputs)
         body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
         monitoring.observe(outputs)
         logs.log_prediction(
@@ -178,6 +187,25 @@ async def _load(runtime: Runtime) -> None:
     await asyncio.to_thread(runtime.load)
     metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
     metrics.MODEL_READY.set(1 if runtime.ready else 0)
+
+
+def _apply_rules(
+    ruleset: rules.RuleSet, inputs: list[Input], outputs: list[Output], request: Request
+) -> list[rules.Answer]:
+    """Apply rules.yaml: count and log what fired; 500 when a rule fails."""
+    try:
+        answers, fired = ruleset.apply(inputs, outputs)
+    except rules.RuleFailed as error:
+        fields = {"request_id": request.ctx.request_id, "rule": error.args[0]}
+        errors.log.error(
+            "rule failed", exc_info=error.__cause__, extra={"fields": fields}
+        )
+        message = f"rule {error.args[0]!r} failed on this input"
+        raise ServiceError(500, "rule_failed", message) from None
+    for name in fired:
+        metrics.RULE_FIRINGS.labels(name).inc()
+    request.ctx.rules = sorted(set(fired))
+    return answers
 
 
 def _check_token(request: Request, token: str) -> None:

@@ -70,6 +70,9 @@ MODEL_READY = Gauge(
     namespace=NS,
     multiprocess_mode="livemin",
 )
+RULE_FIRINGS = Counter(
+    "rule_firings", "Rules (rules.yaml) that fired, by rule.", ["rule"], namespace=NS
+)
 
 
 def render() -> tuple[bytes, str]:

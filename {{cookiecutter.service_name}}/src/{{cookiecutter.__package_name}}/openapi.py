@@ -51,10 +51,14 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _json(_ref("Error"), "error envelope") for status in statuses}
 
 
-def document(description: str) -> dict[str, Any]:
-    """Build the OpenAPI 3.1 document once, at start."""
+def document(description: str, output: type[Output] = Output) -> dict[str, Any]:
+    """Build the OpenAPI 3.1 document once, at start (output: with rule reasons)."""
     models = [(m, "validation") for m in (Input, Output, Batch, Predictions, Error)]
     _, schema = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    if output is not Output:  # rules.yaml adds "reasons" to every answer
+        answer = output.model_json_schema(ref_template="#/components/schemas/{model}")
+        answer.pop("$defs", None)
+        schema["$defs"]["Output"] = answer
     status = {"type": "object"}
     predict_body = {"oneOf": [_ref("Input"), _ref("Batch")]}
     answer = {"oneOf": [_ref("Output"), _ref("Predictions")]}

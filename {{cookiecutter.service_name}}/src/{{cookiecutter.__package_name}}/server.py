@@ -8,6 +8,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+from . import rules
 from .config import PACKAGE_NAME
 from .settings import Settings, SettingsError
 
@@ -71,7 +72,8 @@ def main() -> None:
     """Entry point of `python -m <package>` and of the container."""
     try:
         settings = Settings.from_env()
-    except SettingsError as error:
+        rules.load(settings.rules_file)  # a bad rule stops the start here
+    except (SettingsError, rules.RulesError) as error:
         sys.exit(f"error: {error}")
     # Set before prometheus_client is imported here or in any worker process.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder(settings))

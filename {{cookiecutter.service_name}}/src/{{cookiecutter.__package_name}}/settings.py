@@ -50,6 +50,7 @@ class Settings:
     require_parity: int = _setting(0, low=0, high=1)  # 1: ready needs parity.json
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
+    rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

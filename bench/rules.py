@@ -1,0 +1,271 @@
+"""Overhead of rules.yaml: req/s with no rules vs 10 rules that never match.
+
+W1-style workload: scikit-learn LogisticRegression, 20 float features, 3 classes,
+one row a request, 64 concurrent keep-alive connections, 2 workers per service.
+Both services run side by side and are loaded in turn, in pairs (A B, then B A),
+so the noise of a shared machine hits both alike; the answer is the median of the
+ratios of the pairs. The CPU time the service processes spent per request (Linux
+/proc) is printed too: it is much less sensitive to other load on the machine.
+
+python bench/rules.py [--python PY] [--seconds 4] [--rounds 10]
+  --python: an interpreter with the rendered service's dependencies installed
+  (default: a fresh virtual environment in the temporary folder, which takes a
+  minute or two to install).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import venv
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TEMPLATE / "examples"))
+from fill import replace_block  # noqa: E402
+
+CLASSES = ["billing", "card_lost", "fraud"]
+INPUT = """
+features: list[float] = Field(min_length=20, max_length=20)
+"""
+EXAMPLE = '"examples": [{"features": [5.1, 3.5, 1.4, 0.2]}]'
+PREDICT = """
+classes = [str(c) for c in self.model.classes_]
+rows = self.model.predict_proba([item.features for item in inputs])
+outputs = []
+for row in rows:
+    p = dict(zip(classes, row.tolist(), strict=True))
+    outputs.append(Output(label=max(p, key=p.get), probabilities=p))
+return outputs
+"""
+TRAIN = f"""
+import joblib, sys
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+x, y = make_classification(
+    n_samples=3000, n_features=20, n_informative=8, n_classes=3, random_state=0
+)
+model = LogisticRegression(max_iter=1000).fit(x, [{CLASSES!r}[i] for i in y])
+joblib.dump(model, sys.argv[1])
+"""
+# Ten realistic rules; none matches (probabilities stay within 0..1, features small).
+RULES = "mode: all\nrules:\n" + "".join(
+    f"  - name: rule-{i}\n    when: {when}\n    set: {{label: review}}\n"
+    for i, when in enumerate(
+        [f'label == "{c}" and probabilities["{c}"] > 1.5' for c in CLASSES + CLASSES]
+        + ['probabilities["fraud"] > 2', "probabilities[label] < 0"]
+        + ["features[0] > 1000", 'label == "unknown"']
+    )
+)
+# In the service's interpreter: the cost of RuleSet.apply() on one-row requests.
+APPLY = """
+import random, timeit
+from pathlib import Path
+from w1_bench.model import Input, Model
+from w1_bench.rules import load
+model = Model()
+model.load(Path("artifacts"))
+rng = random.Random(0)
+inputs = [[Input(features=[rng.gauss(0, 1) for _ in range(20)])] for _ in range(256)]
+pairs = [(i, model.predict(i)) for i in inputs]
+rules = load(Path("rules-10.yaml"))
+assert all(rule.fast for rule in rules.rules)
+def run():
+    for i, o in pairs:
+        rules.apply(i, o)
+print(min(timeit.repeat(run, number=20, repeat=7)) / (20 * len(pairs)) * 1e6)
+"""
+
+
+def render(folder: Path) -> Path:
+    """Render the scikit-learn service, W1-shaped; replay files stay in `folder`."""
+    config = folder / "cookiecutter.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {folder / 'cc'}\nreplay_dir: {folder / 'replay'}\n"
+    )
+    out = cookiecutter(
+        str(TEMPLATE),
+        no_input=True,
+        output_dir=str(folder),
+        config_file=str(config),
+        extra_context={"service_name": "w1-bench", "ml_library": "scikit-learn"},
+    )
+    service = Path(out)
+    model_py = service / "src/w1_bench/model.py"
+    source = replace_block(model_py.read_text(), "REPLACE with your model's", INPUT)
+    source = replace_block(source, "REPLACE with your prediction code", PREDICT)
+    example = json.dumps({"features": [round(0.1 * i, 1) for i in range(20)]})
+    model_py.write_text(source.replace(EXAMPLE, f'"examples": [{example}]'))
+    (service / "rules-10.yaml").write_text(RULES)
+    return service
+
+
+def python_for(service: Path, folder: Path, given: str | None) -> str:
+    if given:
+        return given
+    venv.EnvBuilder(with_pip=True).create(folder / "venv")
+    python = str(folder / "venv/bin/python")
+    subprocess.run([python, "-m", "pip", "install", "-q", str(service)], check=True)
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(python: str, service: Path, **env: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    settings = {"PORT": str(port), "WORKERS": "2", **env}
+    process = subprocess.Popen(
+        [python, "-m", "w1_bench"],
+        cwd=service,
+        env={**os.environ, "PYTHONPATH": str(service / "src"), **settings},
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as answer:
+                if answer.status == 200:
+                    return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the service did not get ready in 120 s")
+
+
+async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, int]:
+    """req/s of 64 keep-alive connections for `seconds`; and the non-200 count."""
+    deadline = time.perf_counter() + seconds
+    counts = {"ok": 0, "bad": 0}
+
+    async def connection(offset: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = offset
+        while time.perf_counter() < deadline:
+            writer.write(bodies[i % len(bodies)])
+            head = await reader.readuntil(b"\r\n\r\n")
+            size = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])
+            await reader.readexactly(size)
+            counts["ok" if head[9:12] == b"200" else "bad"] += 1
+            i += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(i * 7) for i in range(64)))
+    return counts["ok"] / (time.perf_counter() - started), counts["bad"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (Linux)."""
+    parents, total = {pid}, 0.0
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    changed = True
+    while changed:
+        children = {p for p, (ppid, _) in stats.items() if ppid in parents}
+        changed = not children <= parents
+        parents |= children
+    total = sum(ticks for p, (_, ticks) in stats.items() if p in parents)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def requests() -> list[bytes]:
+    rng = random.Random(0)
+    out = []
+    for _ in range(256):
+        body = json.dumps({"features": [rng.gauss(0, 1) for _ in range(20)]}).encode()
+        head = "POST /v1/predict HTTP/1.1\r\nHost: bench\r\n"
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        out.append(head.encode() + body)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python")
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
+        folder = Path(tmp)
+        service = render(folder)
+        python = python_for(service, folder, args.python)
+        model = str(service / "artifacts/model.joblib")
+        subprocess.run([python, "-c", TRAIN, model], check=True)
+        apply_us = float(
+            subprocess.run(
+                [python, "-c", APPLY],
+                cwd=service,
+                env={**os.environ, "PYTHONPATH": str(service / "src")},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        configs = {"no rules": {}, "10 rules": {"RULES_FILE": "rules-10.yaml"}}
+        servers = {name: start(python, service, **env) for name, env in configs.items()}
+        try:
+            bodies = requests()
+            for port in (port for _, port in servers.values()):  # warm both up
+                asyncio.run(load(port, 2, bodies))
+            rates: dict[str, list[float]] = {name: [] for name in configs}
+            cpu: dict[str, list[float]] = {name: [] for name in configs}
+            for round_ in range(args.rounds):
+                order = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
+                for name in order:
+                    process, port = servers[name]
+                    before = cpu_seconds(process.pid)
+                    rate, bad = asyncio.run(load(port, args.seconds, bodies))
+                    used = cpu_seconds(process.pid) - before
+                    assert bad == 0, f"{bad} requests failed ({name})"
+                    rates[name].append(rate)
+                    cpu[name].append(used / (rate * args.seconds) * 1e6)
+                base, ruled = (rates[name][-1] for name in configs)
+                print(
+                    f"round {round_ + 1}: no rules {base:6.0f} req/s, "
+                    f"10 rules {ruled:6.0f} req/s ({100 * (1 - ruled / base):+.1f} %), "
+                    f"CPU {cpu['no rules'][-1]:.0f} vs {cpu['10 rules'][-1]:.0f} us",
+                    flush=True,
+                )
+        finally:
+            for process, _ in servers.values():
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
+    ratios = [r / b for b, r in zip(*rates.values(), strict=True)]
+    loss = 100 * (1 - statistics.median(ratios))
+    spread = f"{100 * (1 - max(ratios)):+.1f} to {100 * (1 - min(ratios)):+.1f}"
+    print(f"10 rules, none matching: {loss:+.1f} % fewer req/s (rounds: {spread})")
+    base_cpu, ruled_cpu = (statistics.median(cpu[name]) for name in configs)
+    print(
+        f"service CPU per request: no rules {base_cpu:.0f} us, 10 rules "
+        f"{ruled_cpu:.0f} us ({100 * (ruled_cpu / base_cpu - 1):+.1f} %)"
+    )
+    print(
+        f"RuleSet.apply() in-process: {apply_us:.1f} us a one-row request, "
+        f"{100 * apply_us / base_cpu:.1f} % of the service CPU per request"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Business rules from rules.yaml: checked at start, applied after every predict().
+
+Conditions are rule-engine expressions, parsed and type-checked against Input and
+Output once (conditions.py); nothing is eval'd. `make rules-check`
+(python -m <package>.rules [FILE]) checks a file without starting the service.
+"""
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rule_engine
+import yaml
+from pydantic import Field, TypeAdapter, ValidationError
+
+from . import conditions
+from .model import Input, Output
+
+MODES = ("first", "all")  # first matching rule only, or every matching rule in order
+RULE_KEYS = ("name", "when", "set", "reason")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+class RulesError(ValueError):
+    """The rules file cannot be used; the message names the rule and the problem."""
+
+
+class RuleFailed(Exception):
+    """A rule (its name is the argument) raised on one instance."""
+
+
+class Answer(Output):
+    __doc__ = Output.__doc__  # an Output, plus the reasons of the rules that fired
+
+    reasons: list[str] = Field(
+        description="Reason codes of the rules (rules.yaml) that fired, in order."
+    )
+    model_config = {"title": "Output"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: str
+    matches: Callable[[conditions.Instance], bool]
+    fast: bool  # False: run by rule-engine's (slower) interpreter
+    updates: dict[str, Any]
+    reason: str
+
+
+class RuleSet:
+    """The rules of one file, ready to apply to batches of predictions."""
+
+    adapter = TypeAdapter(list[Answer])
+
+    def __init__(self, rules: list[Rule], mode: str) -> None:
+        self.rules, self.mode, self.first_only = rules, mode, mode == "first"
+        self.names = [rule.name for rule in rules]
+
+    def apply(
+        self, inputs: list[Input], outputs: list[Output]
+    ) -> tuple[list[Answer], list[str]]:
+        """Apply the rules to every instance; return the answers and the rules fired."""
+        answers, fired = [], []
+        for item, output in zip(inputs, outputs, strict=True):
+            reasons, instance = [], (item, output)
+            for rule in self.rules:
+                try:
+                    matched = rule.matches(instance)
+                except Exception as error:
+                    raise RuleFailed(rule.name) from error
+                if matched:
+                    if rule.updates:  # later rules see the new values
+                        output = output.model_copy(update=rule.updates)
+                        instance = (item, output)
+                    reasons.append(rule.reason)
+                    fired.append(rule.name)
+                    if self.first_only:
+                        break
+            answers.append(Answer.model_construct(**output.__dict__, reasons=reasons))
+        return answers, fired
+
+
+def load(path: Path) -> RuleSet | None:
+    """Read and check a rules file; None when it has no rules (nothing to do)."""
+    if not path.is_file():
+        if path == Path("rules.yaml"):  # the default, which a service may leave out
+            return None
+        raise RulesError(f"RULES_FILE={str(path)!r}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or _one_line(error)
+        raise RulesError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict) or not set(data) <= {"mode", "rules"}:
+        raise RulesError(f"{path}: expected a mapping with 'mode' and 'rules'")
+    mode = data.get("mode", "first")
+    if mode not in MODES:
+        raise RulesError(f"{path}: mode {mode!r} must be one of {', '.join(MODES)}")
+    if "reasons" in Output.model_fields:
+        raise RulesError(f"{path}: Output has a field 'reasons', which rules add")
+    entries = data.get("rules") or []
+    if not isinstance(entries, list):
+        raise RulesError(f"{path}: 'rules' must be a list")
+    rules: list[Rule] = []
+    for number, entry in enumerate(entries, 1):
+        label = f"rule {number}"
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            label = f"rule {entry['name']!r}"
+        try:
+            rules.append(_rule(entry, [rule.name for rule in rules]))
+        except RulesError as error:
+            raise RulesError(f"{path}: {label}: {error}") from None
+    return RuleSet(rules, mode) if rules else None
+
+
+def _rule(entry: object, taken: list[str]) -> Rule:
+    if not isinstance(entry, dict):
+        raise RulesError("expected a mapping with name, when, set, reason")
+    unknown = sorted(set(entry) - set(RULE_KEYS))
+    if unknown:
+        raise RulesError(f"unknown key {unknown[0]!r} (use {', '.join(RULE_KEYS)})")
+    name, when = entry.get("name"), entry.get("when")
+    if not isinstance(name, str):
+        raise RulesError("'name' must be text (quote it: YAML reads yes, 1 as others)")
+    if not NAME.fullmatch(name):
+        raise RulesError("'name' must be letters, digits, '_', '.', '-' (max 63)")
+    if name in taken:
+        raise RulesError("duplicate name")
+    reason = entry.get("reason", name)
+    if not isinstance(reason, str) or not reason:
+        raise RulesError("'reason' must be a non-empty string")
+    if not isinstance(when, str) or not when.strip():
+        raise RulesError("'when' must be a condition, e.g. label == \"spam\"")
+    matches, fast = _condition(when)
+    return Rule(name, when, matches, fast, _updates(entry.get("set") or {}), reason)
+
+
+def _condition(text: str) -> tuple[Callable[[conditions.Instance], bool], bool]:
+    try:
+        rule, matches, fast = conditions.parse(text)
+    except rule_engine.RuleSyntaxError as error:
+        token = error.token
+        where = f"at {token.value!r}" if token is not None else "at the end"
+        raise RulesError(f"syntax error in 'when' {where}") from None
+    except rule_engine.SymbolResolutionError as error:
+        hint = f", did you mean {error.suggestion!r}?" if error.suggestion else ""
+        raise RulesError(
+            f"'when' uses {error.symbol_name!r}, which is in neither Input nor "
+            f"Output (fields: {', '.join(sorted(conditions.FIELDS))}){hint}"
+        ) from None
+    except rule_engine.EngineError as error:
+        hint = " (e.g. text compared with a number)" if "type" in str(error) else ""
+        raise RulesError(f"'when' is not valid: {_one_line(error)}{hint}") from None
+    result = rule.statement.expression.result_type
+    if result not in (rule_engine.DataType.BOOLEAN, rule_engine.DataType.UNDEFINED):
+        raise RulesError(f"'when' must be true or false, not of type {result.name}")
+    return matches, fast
+
+
+def _updates(values: object) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise RulesError("'set' must map Output fields to values")
+    updates = {}
+    for field, value in values.items():
+        if field not in Output.model_fields:
+            fields = ", ".join(Output.model_fields)
+            raise RulesError(f"'set' names {field!r}, not a field of Output ({fields})")
+        annotation = Output.model_fields[field].annotation
+        try:
+            updates[field] = TypeAdapter(annotation).validate_python(value)
+        except ValidationError as error:
+            problem = error.errors(include_url=False)[0]["msg"]
+            raise RulesError(f"'set' {field}: {value!r} is wrong: {problem}") from None
+    return updates
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def main() -> None:
+    """Check a rules file (default: RULES_FILE); exit 1 with one line if it is bad."""
+    from .settings import Settings, SettingsError
+
+    try:
+        path = Settings.from_env().rules_file
+        path = Path(sys.argv[1]) if len(sys.argv) > 1 else path
+        ruleset = load(path)
+    except (RulesError, SettingsError) as error:
+        sys.exit(f"error: {error}")
+    if ruleset is None:
+        print(f"{path}: no rules")
+        return
+    print(f"{path}: {len(ruleset.rules)} rules (mode: {ruleset.mode}), all valid")
+    for rule in ruleset.rules:
+        if not rule.fast:  # correct, but tens of microseconds an instance
+            print(f"note: rule {rule.name!r} runs in rule-engine's slower interpreter")
+
+
+if __name__ == "__main__":
+    main()
