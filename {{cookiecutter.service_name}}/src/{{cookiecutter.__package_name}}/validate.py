@@ -96,13 +96,16 @@ class InProcess:
     name = "in-process"
 
     def __init__(self) -> None:
+        from . import rules
         from .runtime import Runtime
         from .settings import Settings, SettingsError
 
         try:
-            self.runtime = Runtime(Settings.from_env())
-        except SettingsError as error:
+            settings = Settings.from_env()
+            self.rules = rules.load(settings.rules_file)  # as the service applies them
+        except (SettingsError, rules.RulesError) as error:
             raise CannotRun(str(error)) from None
+        self.runtime = Runtime(settings)
         self.runtime.load()
         if not self.runtime.ready:
             raise CannotRun(f"the model is not ready: {self.runtime.reason}")
@@ -126,6 +129,11 @@ class InProcess:
             outputs = self.runtime.predict(inputs)
         except Exception as error:
             raise PredictFailed(f"500 predict_failed: {error!r}") from None
+        if self.rules:
+            try:
+                outputs, _ = self.rules.apply(inputs, outputs)
+            except Exception as error:
+                raise PredictFailed(f"500 rule_failed: {error}") from None
         return [o.model_dump(mode="json") for o in outputs]
 
 
