@@ -21,7 +21,7 @@ COMBINATIONS = [
 LEFTOVER = re.compile(
     r"{{\s*cookiecutter\.|{%-?\s*(if|for|endif|endfor|else|set|include)\b"
 )
-RUNTIME = {"sanic", "pydantic", "prometheus-client", "orjson"}  # every service
+RUNTIME = {"sanic", "pydantic", "prometheus-client", "orjson", "pyyaml", "rule-engine"}
 
 
 def requirement_name(requirement: str) -> str:

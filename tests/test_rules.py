@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import bake, service_env
 from prometheus_client.parser import text_string_to_metric_families
-from test_serving import (  # noqa: F401 (server_factory is a fixture)
+from test_serving import (
     IN_PROCESS,
     close,
     example,
-    server_factory,
     trained_service,
 )
 
@@ -113,7 +112,7 @@ def firings(server) -> dict[str, float]:
 def test_rules_change_answers_count_and_log(
     cookies,
     environments,
-    server_factory,  # noqa: F811 (the fixture imported from test_serving)
+    server_factory,
     tmp_path: Path,
 ) -> None:
     """Rules that fire change the answer, the metric and the log; others change

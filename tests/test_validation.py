@@ -15,9 +15,8 @@ import pytest
 import yaml
 from conftest import LIBRARIES, bake, run, service_env
 from prometheus_client.parser import text_string_to_metric_families
-from test_serving import IN_PROCESS, example, server_factory, trained_service
+from test_serving import IN_PROCESS, example, trained_service
 
-__all__ = ["server_factory"]  # a fixture, used by name below
 KINDS = {"equals", "one_of", "approx", "top_k", "rank_of", "matches"}
 LIBRARY = "scikit-learn"  # the end-to-end library; the others get the cheap checks
 LOG_RATE = 0.5
