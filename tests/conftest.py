@@ -28,6 +28,11 @@ def requirements(library: str, kind: str) -> list[str]:
     return list(getattr(example(library), kind, []))
 
 
+# One group per library: with `-n 2 --dist loadgroup` a library's tests (and so its
+# virtual environment) stay on one xdist worker; without xdist the mark does nothing.
+BY_LIBRARY = [pytest.param(x, marks=pytest.mark.xdist_group(x)) for x in LIBRARIES]
+
+
 def bake(cookies, **context: object) -> Path:
     """Render the template with these answers; return the service folder."""
     result = cookies.bake(extra_context=context)

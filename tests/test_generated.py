@@ -3,7 +3,7 @@
 import sys
 
 import pytest
-from conftest import LIBRARIES, bake, run, service_env
+from conftest import BY_LIBRARY, LIBRARIES, bake, run, service_env
 from test_render import LONG_NAME
 
 
@@ -19,7 +19,7 @@ def test_rendered_service_is_lint_clean(cookies, library: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("library", BY_LIBRARY)
 def test_generated_tests_pass_as_rendered(cookies, environments, library: str) -> None:
     """Before predict() is written, the service's tests pass; predict tests skip."""
     service = bake(cookies, ml_library=library)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, LIBRARIES, bake, example, run, service_env
+from conftest import BY_LIBRARY, EXAMPLES, bake, example, run, service_env
 from fill import fill, replace_block
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
@@ -124,7 +124,7 @@ def trained_service(cookies, environments, library: str) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("library", BY_LIBRARY)
 def test_real_model_is_served_as_trained(
     cookies, environments, server_factory, library: str
 ) -> None:
@@ -192,6 +192,7 @@ return outputs
 """
 
 
+@pytest.mark.xdist_group("other")  # shares the "other" environment
 def test_slow_or_failing_predict_keeps_the_worker_answering(
     cookies, environments, server_factory
 ) -> None:
