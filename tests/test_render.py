@@ -23,7 +23,11 @@ LIBRARY_PACKAGES = {"scikit-learn": "scikit-learn", "torch": "torch", "other": N
 
 COMMON_FILES = {
     ".cookiecutter.json",
+    ".cruft.json",
+    ".dockerignore",
+    ".github/workflows/ci.yml",
     ".gitignore",
+    "Dockerfile",
     "Makefile",
     "README.md",
     "artifacts/README.md",
@@ -51,6 +55,15 @@ COMMON_FILES = {
     "tests/test_metrics.py",
     "tests/test_predict.py",
     "tests/test_settings.py",
+    "deploy/base/deployment.yaml",
+    "deploy/base/hpa.yaml",
+    "deploy/base/kustomization.yaml",
+    "deploy/base/pdb.yaml",
+    "deploy/base/service.yaml",
+    "deploy/base/settings.env",
+    "deploy/overlays/production/kustomization.yaml",
+    "deploy/overlays/staging/kustomization.yaml",
+    "wheels/.gitignore",
 }
 NOT_FOR = {"other": {"artifacts/README.md"}}
 
