@@ -37,7 +37,11 @@ def library_dependencies(library: str) -> set[str]:
 
 COMMON_FILES = {
     ".cookiecutter.json",
+    ".cruft.json",
+    ".dockerignore",
+    ".github/workflows/ci.yml",
     ".gitignore",
+    "Dockerfile",
     "Makefile",
     "README.md",
     "artifacts/README.md",
@@ -77,6 +81,15 @@ COMMON_FILES = {
     "tests/test_settings.py",
     "tests/test_validation.py",
     "validation/cases.yaml",
+    "deploy/base/deployment.yaml",
+    "deploy/base/hpa.yaml",
+    "deploy/base/kustomization.yaml",
+    "deploy/base/pdb.yaml",
+    "deploy/base/service.yaml",
+    "deploy/base/settings.env",
+    "deploy/overlays/production/kustomization.yaml",
+    "deploy/overlays/staging/kustomization.yaml",
+    "wheels/.gitignore",
 }
 NOT_FOR = {"other": {"artifacts/README.md"}}
 

