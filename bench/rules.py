@@ -4,18 +4,22 @@ W1-style workload: scikit-learn LogisticRegression, 20 float features, 3 classes
 one row a request, 64 concurrent keep-alive connections, 2 workers per service.
 Both services run side by side and are loaded in turn, in pairs (A B, then B A),
 so the noise of a shared machine hits both alike; the answer is the median of the
-ratios of the pairs. The CPU time the service processes spent per request (Linux
-/proc) is printed too: it is much less sensitive to other load on the machine.
+ratios of the pairs. Each round also prints the CPU time the service processes
+spent per request (Linux /proc) and the mean batch size, which drives that CPU
+time. Last, the cost of RuleSet.apply() itself, measured in-process, as a share
+of the service's CPU per request: the figure to trust on a busy machine.
 
-python bench/rules.py [--python PY] [--seconds 4] [--rounds 10]
+python bench/rules.py [--python PY] [--seconds 4] [--rounds 10] [--same]
   --python: an interpreter with the rendered service's dependencies installed
   (default: a fresh virtual environment in the temporary folder, which takes a
   minute or two to install).
+  --same: no rules in either service (A/A), to see the noise floor of the machine.
 """
 
 import argparse
 import asyncio
 import json
+import operator
 import os
 import random
 import re
@@ -190,6 +194,14 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def batch_sizes(port: int) -> tuple[float, float]:
+    """(rows, predict() calls) so far, from the service's batch_size histogram."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as answer:
+        text = answer.read().decode()
+    found = dict(re.findall(r"^w1_bench_batch_size_(sum|count) (\S+)$", text, re.M))
+    return float(found["sum"]), float(found["count"])
+
+
 def requests() -> list[bytes]:
     rng = random.Random(0)
     out = []
@@ -206,6 +218,9 @@ def main() -> None:
     parser.add_argument("--python")
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--same", action="store_true", help="A/A: no rules in both (the noise floor)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         folder = Path(tmp)
@@ -223,7 +238,9 @@ def main() -> None:
                 check=True,
             ).stdout
         )
-        configs = {"no rules": {}, "10 rules": {"RULES_FILE": "rules-10.yaml"}}
+        rules = {} if args.same else {"RULES_FILE": "rules-10.yaml"}
+        b_name = "no rules again" if args.same else "10 rules"
+        configs = {"no rules": {}, b_name: rules}
         servers = {name: start(python, service, **env) for name, env in configs.items()}
         try:
             bodies = requests()
@@ -231,21 +248,25 @@ def main() -> None:
                 asyncio.run(load(port, 2, bodies))
             rates: dict[str, list[float]] = {name: [] for name in configs}
             cpu: dict[str, list[float]] = {name: [] for name in configs}
+            sizes: dict[str, list[float]] = {name: [] for name in configs}
             for round_ in range(args.rounds):
                 order = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
                 for name in order:
                     process, port = servers[name]
-                    before = cpu_seconds(process.pid)
+                    before, batches = cpu_seconds(process.pid), batch_sizes(port)
                     rate, bad = asyncio.run(load(port, args.seconds, bodies))
                     used = cpu_seconds(process.pid) - before
+                    rows, calls = map(operator.sub, batch_sizes(port), batches)
+                    sizes[name].append(rows / calls)
                     assert bad == 0, f"{bad} requests failed ({name})"
                     rates[name].append(rate)
                     cpu[name].append(used / (rate * args.seconds) * 1e6)
                 base, ruled = (rates[name][-1] for name in configs)
                 print(
                     f"round {round_ + 1}: no rules {base:6.0f} req/s, "
-                    f"10 rules {ruled:6.0f} req/s ({100 * (1 - ruled / base):+.1f} %), "
-                    f"CPU {cpu['no rules'][-1]:.0f} vs {cpu['10 rules'][-1]:.0f} us",
+                    f"{b_name} {ruled:6.0f} req/s ({100 * (1 - ruled / base):+.1f} %), "
+                    f"CPU {cpu['no rules'][-1]:.0f} vs {cpu[b_name][-1]:.0f} us, "
+                    f"batch {sizes['no rules'][-1]:.1f} vs {sizes[b_name][-1]:.1f}",
                     flush=True,
                 )
         finally:
@@ -255,10 +276,10 @@ def main() -> None:
     ratios = [r / b for b, r in zip(*rates.values(), strict=True)]
     loss = 100 * (1 - statistics.median(ratios))
     spread = f"{100 * (1 - max(ratios)):+.1f} to {100 * (1 - min(ratios)):+.1f}"
-    print(f"10 rules, none matching: {loss:+.1f} % fewer req/s (rounds: {spread})")
+    print(f"{b_name}: {loss:+.1f} % fewer req/s than no rules (rounds: {spread})")
     base_cpu, ruled_cpu = (statistics.median(cpu[name]) for name in configs)
     print(
-        f"service CPU per request: no rules {base_cpu:.0f} us, 10 rules "
+        f"service CPU per request: no rules {base_cpu:.0f} us, {b_name} "
         f"{ruled_cpu:.0f} us ({100 * (ruled_cpu / base_cpu - 1):+.1f} %)"
     )
     print(

@@ -155,6 +155,8 @@ def test_rules_change_answers_count_and_log(
         assert json.loads(body)["reasons"] == reasons[want["label"]]
 
     assert first.request("/healthz")[0] == 200  # the failing rule crashed nothing
+    document = json.loads(every.request("/openapi.json")[2])
+    assert "reasons" in document["components"]["schemas"]["Output"]["required"]
     assert firings(every) == {
         "setosa-reviewed": labels.count("setosa"),
         "virginica": labels.count("virginica"),

@@ -45,7 +45,7 @@ class Answer(Output):
 class Rule:
     name: str
     when: str
-    matches: Callable[[conditions.Instance], bool]
+    matches: Callable[[conditions.Instance], Any]  # true or false for Python
     fast: bool  # False: run by rule-engine's (slower) interpreter
     updates: dict[str, Any]
     reason: str
@@ -102,8 +102,6 @@ def load(path: Path) -> RuleSet | None:
     mode = data.get("mode", "first")
     if mode not in MODES:
         raise RulesError(f"{path}: mode {mode!r} must be one of {', '.join(MODES)}")
-    if "reasons" in Output.model_fields:
-        raise RulesError(f"{path}: Output has a field 'reasons', which rules add")
     entries = data.get("rules") or []
     if not isinstance(entries, list):
         raise RulesError(f"{path}: 'rules' must be a list")
@@ -116,6 +114,8 @@ def load(path: Path) -> RuleSet | None:
             rules.append(_rule(entry, [rule.name for rule in rules]))
         except RulesError as error:
             raise RulesError(f"{path}: {label}: {error}") from None
+    if rules and "reasons" in Output.model_fields:
+        raise RulesError(f"{path}: Output has a field 'reasons', which rules add")
     return RuleSet(rules, mode) if rules else None
 
 
@@ -141,7 +141,7 @@ def _rule(entry: object, taken: list[str]) -> Rule:
     return Rule(name, when, matches, fast, _updates(entry.get("set") or {}), reason)
 
 
-def _condition(text: str) -> tuple[Callable[[conditions.Instance], bool], bool]:
+def _condition(text: str) -> tuple[Callable[[conditions.Instance], Any], bool]:
     try:
         rule, matches, fast = conditions.parse(text)
     except rule_engine.RuleSyntaxError as error:
