@@ -42,10 +42,10 @@ CRUFT_RENDER = json.loads(
 )
 
 # Paths (relative to the rendered service) that the chosen library does not use.
-REMOVE_PATHS: dict[str, list[str]] = {
-    # Plain Python code usually has no saved model: keep the folder, drop its how-to.
-    "other": ["artifacts/README.md"],
-}
+# Empty today: library-specific content is included at render time from
+# templates/libraries/<name>/. (artifacts/README.md stays for every library: git
+# keeps no empty folder, and the image build copies artifacts/.)
+REMOVE_PATHS: dict[str, list[str]] = {}
 
 NEXT_STEPS = f"""
 Rendered {SERVICE_NAME}. Next:

@@ -91,7 +91,7 @@ COMMON_FILES = {
     "deploy/overlays/staging/kustomization.yaml",
     "wheels/.gitignore",
 }
-NOT_FOR = {"other": {"artifacts/README.md"}}
+NOT_FOR: dict[str, set[str]] = {}  # files some libraries do not get
 
 
 def combination_id(context: dict) -> str:
