@@ -195,6 +195,7 @@ def main() -> int:
         for library in args.libraries:
             rows.append(measure(library, work, args.requests, args.concurrency))
             print(json.dumps(rows[-1]), flush=True)
+            shutil.rmtree(work / f"venv-{library}")  # a torch one is about 1 GB
     finally:
         shutil.rmtree(work, ignore_errors=True)
     columns = list(rows[0])

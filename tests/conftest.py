@@ -106,6 +106,5 @@ def server_factory():
 
     yield start
     for server in servers:
-        server.process.kill()
-        server.process.wait()
+        server.kill()
         server.log.close()

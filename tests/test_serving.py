@@ -1,5 +1,6 @@
 """Real models, trained here, served by a real multi-worker process over HTTP."""
 
+import contextlib
 import json
 import os
 import signal
@@ -62,6 +63,7 @@ class Server:
             env={**os.environ, **service_env(service), **settings},
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() reaches workers
         )
 
     def request(
@@ -104,7 +106,13 @@ class Server:
         try:
             return self.process.wait(timeout=30)
         finally:
-            self.process.kill()
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its workers (they outlive it otherwise)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def output(self, tail: int = 6000) -> str:
         self.log.flush()
