@@ -35,12 +35,13 @@ def _harden_worker_manager() -> None:
        the handler.
     2. Sanic does not replace a worker that dies (OOM kill, segfault in a native
        library): the service would run on fewer workers, or none. Restart it.
+    (No import of .metrics here: this process must create no metric of its own.)
     """
     from sanic.log import error_logger
     from sanic.worker.manager import WorkerManager
     from sanic.worker.process import ProcessState
 
-    from .metrics import worker_stopped
+    from prometheus_client.multiprocess import mark_process_dead
 
     original_signal, original_sync = (
         WorkerManager.shutdown_signal,
@@ -61,7 +62,7 @@ def _harden_worker_manager() -> None:
                     error_logger.error(
                         f"worker {process.pid} died ({code}); restarting"
                     )
-                    worker_stopped(process.pid)
+                    mark_process_dead(process.pid)  # its live gauges
                     self.restart(process_names=[process.name])
 
     WorkerManager.shutdown_signal = shutdown_signal
