@@ -37,11 +37,10 @@ def _harden_worker_manager() -> None:
        library): the service would run on fewer workers, or none. Restart it.
     (No import of .metrics here: this process must create no metric of its own.)
     """
+    from prometheus_client.multiprocess import mark_process_dead
     from sanic.log import error_logger
     from sanic.worker.manager import WorkerManager
     from sanic.worker.process import ProcessState
-
-    from prometheus_client.multiprocess import mark_process_dead
 
     original_signal, original_sync = (
         WorkerManager.shutdown_signal,
