@@ -4,7 +4,6 @@ import asyncio
 import hmac
 import os
 import re
-import uuid
 from importlib import metadata
 from time import perf_counter
 
@@ -16,6 +15,7 @@ from sanic.response import raw
 from . import errors, logs, metrics, openapi
 from .batching import Batcher, QueueFull
 from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
+from .deferred import Deferred
 from .errors import ServiceError
 from .model import Input, Output
 from .runtime import Runtime
@@ -54,6 +54,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     description = _description()
     openapi_doc = orjson.dumps(openapi.document(description))
 
+    deferred = Deferred()
+
     @app.before_server_start
     async def start(app: Sanic) -> None:
         app.ctx.batcher = Batcher(
@@ -61,40 +63,39 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_batch_wait_ms,
             max_queue=settings.max_queue,
+            timeout=settings.predict_timeout,
         )
         app.ctx.batcher.start()
-        app.add_task(_load(runtime))
+        app.add_task(_load(runtime, app.ctx.batcher))
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
         await app.ctx.batcher.stop()
+        deferred.flush()
         metrics.worker_stopped(os.getpid())
 
     @app.on_request
     async def begin(request: Request) -> None:
         given = request.headers.get("x-request-id", "")
-        request.ctx.request_id = (
-            given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        )
+        request.ctx.request_id = given if REQUEST_ID.fullmatch(given) else _new_id()
         request.ctx.started = perf_counter()
         request.ctx.instances = 0
-        metrics.IN_FLIGHT.inc()
+        deferred.started()
         if settings.api_token and request.path.startswith("/v1/"):
             _check_token(request, settings.api_token)
 
     @app.on_response
     async def finish(request: Request, response: HTTPResponse) -> None:
-        request_id = getattr(request.ctx, "request_id", None) or uuid.uuid4().hex
+        request_id = getattr(request.ctx, "request_id", None) or _new_id()
         response.headers["X-Request-ID"] = request_id
         started = getattr(request.ctx, "started", None)
         if started is None:  # failed before on_request ran (e.g. body too large)
-            metrics.IN_FLIGHT.inc()
+            deferred.started()
             started = perf_counter()
         elapsed = perf_counter() - started
         route = request.uri_template or "unmatched"
-        metrics.IN_FLIGHT.dec()
-        metrics.REQUESTS.labels(route, request.method, str(response.status)).inc()
-        metrics.LATENCY.labels(route).observe(elapsed)
+        metrics.count(metrics.REQUESTS, route, request.method, str(response.status))
+        metrics.observe(metrics.LATENCY, elapsed, route)
         fields = {
             "request_id": request_id,
             "method": request.method,
@@ -104,7 +105,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             "model_version": runtime.version,
             "batch_size": getattr(request.ctx, "instances", 0),
         }
-        logs.requests.info("request", extra={"fields": fields})
+        logs.request(fields)
+        deferred.finished()  # writes logs and metrics after the response is sent
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:
@@ -121,6 +123,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
 
     @app.get("/metrics")
     async def metrics_route(request: Request) -> HTTPResponse:
+        deferred.flush()
         body, content_type = metrics.render()
         return raw(body, content_type=content_type)
 
@@ -157,22 +160,26 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         outputs = await _predict(request.app.ctx.batcher, inputs, settings)
         body = OUTPUTS.dump_json(outputs)
         body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
-        logs.log_prediction(
-            settings.prediction_log_rate,
-            {
-                "request_id": request.ctx.request_id,
-                "model_version": runtime.version,
-                "inputs": [i.model_dump(mode="json") for i in inputs],
-                "outputs": [o.model_dump(mode="json") for o in outputs],
-            },
-        )
+        if logs.sampled(settings.prediction_log_rate):
+            logs.log_prediction(
+                {
+                    "request_id": request.ctx.request_id,
+                    "model_version": runtime.version,
+                    "inputs": [i.model_dump(mode="json") for i in inputs],
+                    "outputs": [o.model_dump(mode="json") for o in outputs],
+                }
+            )
         return raw(body, content_type=JSON)
 
     return app
 
 
-async def _load(runtime: Runtime) -> None:
-    await asyncio.to_thread(runtime.load)
+def _new_id() -> str:
+    return os.urandom(16).hex()  # as random as uuid4().hex, a fifth of the cost
+
+
+async def _load(runtime: Runtime, batcher: Batcher) -> None:
+    await batcher.in_thread(runtime.load)
     metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
     metrics.MODEL_READY.set(1 if runtime.ready else 0)
 
@@ -236,11 +243,14 @@ async def _predict(
 ) -> list[Output]:
     """Run inputs through the batcher in chunks of at most MAX_BATCH_SIZE."""
     size = settings.max_batch_size
-    chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
     outcome = "error"
     try:
-        async with asyncio.timeout(settings.predict_timeout):
+        if len(inputs) <= size:
+            outputs = await batcher.submit(inputs)
+        else:
+            chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
             results = await asyncio.gather(*(batcher.submit(c) for c in chunks))
+            outputs = [output for chunk in results for output in chunk]
         outcome = "ok"
     except QueueFull:
         outcome = "overloaded"
@@ -261,5 +271,5 @@ async def _predict(
         message = "the model failed on this input"
         raise ServiceError(500, "predict_failed", message) from None
     finally:
-        metrics.PREDICTIONS.labels(outcome).inc(len(inputs))
-    return [output for chunk in results for output in chunk]
+        metrics.count(metrics.PREDICTIONS, outcome, amount=len(inputs))
+    return outputs

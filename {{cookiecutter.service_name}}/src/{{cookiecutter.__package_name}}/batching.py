@@ -37,22 +37,36 @@ class Batcher:
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
+        timeout: float | None = None,
     ) -> None:
         self.predict, self.max_batch_size = predict, max_batch_size
         self.max_wait, self.max_queue = max_wait_ms / 1000, max_queue
+        self.timeout = timeout
         self._jobs: deque[_Job] = deque()
+        self._running: list[_Job] = []
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self._task: asyncio.Task | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
         self._last_size = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
+        if self.timeout:
+            self._expire()
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
+        if self._sweeper:
+            self._sweeper.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def in_thread(self, function: Callable[[], Any]) -> Any:
+        """Run function in the predict thread (e.g. load(), so that per-thread
+        settings of a library stay in force for predict())."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function)
 
     async def submit(self, inputs: list[Any]) -> list[Any]:
         """Queue inputs for the next batch; return their outputs, in order."""
@@ -62,6 +76,22 @@ class Batcher:
         self._jobs.append(job)
         self._wakeup.set()
         return await job.future
+
+    def _expire(self) -> None:
+        """Fail jobs older than the timeout with TimeoutError (a few times a second).
+
+        One timer for the whole queue costs less than one per request.
+        """
+        oldest = perf_counter() - self.timeout
+        for job in self._running:
+            if job.queued_at < oldest and not job.future.done():
+                job.future.set_exception(TimeoutError())
+        while self._jobs and self._jobs[0].queued_at < oldest:
+            job = self._jobs.popleft()
+            if not job.future.done():
+                job.future.set_exception(TimeoutError())
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.call_later(min(0.1, self.timeout / 10), self._expire)
 
     async def _run(self) -> None:
         while True:
@@ -101,7 +131,8 @@ class Batcher:
     async def _execute(self, batch: list[_Job]) -> None:
         now = perf_counter()
         for job in batch:
-            metrics.QUEUE_WAIT.observe(now - job.queued_at)
+            metrics.observe(metrics.QUEUE_WAIT, now - job.queued_at)
+        self._running = batch
         try:
             outputs = await self._call([x for job in batch for x in job.inputs])
         except Exception as error:
@@ -114,6 +145,8 @@ class Batcher:
                 except Exception as single_error:
                     _settle(job, error=single_error)
             return
+        finally:
+            self._running = []
         start = 0
         for job in batch:
             _settle(job, outputs[start : start + len(job.inputs)])
@@ -125,8 +158,8 @@ class Batcher:
         try:
             return await loop.run_in_executor(self._executor, self.predict, inputs)
         finally:
-            metrics.PREDICT_LATENCY.observe(perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(inputs))
+            metrics.observe(metrics.PREDICT_LATENCY, perf_counter() - started)
+            metrics.observe(metrics.BATCH_SIZE, len(inputs))
 
 
 def _settle(
