@@ -34,6 +34,7 @@ COMMON_FILES = {
     "src/{package}/batching.py",
     "src/{package}/client.py",
     "src/{package}/config.py",
+    "src/{package}/deferred.py",
     "src/{package}/errors.py",
     "src/{package}/logs.py",
     "src/{package}/metrics.py",
