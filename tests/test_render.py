@@ -36,6 +36,7 @@ COMMON_FILES = {
     "src/{package}/config.py",
     "src/{package}/deferred.py",
     "src/{package}/errors.py",
+    "src/{package}/loadtest.py",
     "src/{package}/logs.py",
     "src/{package}/metrics.py",
     "src/{package}/model.py",

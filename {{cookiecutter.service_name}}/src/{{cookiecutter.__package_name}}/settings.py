@@ -48,6 +48,8 @@ class Settings:
     prediction_log_rate: float = _setting(0.0, low=0, high=1)  # share of requests
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
+    loadtest_p99_ms: float = _setting(250.0, low=0, high=3_600_000)  # `make bench`
+    loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
