@@ -2,6 +2,7 @@
 
 import asyncio
 import hmac
+import itertools
 import os
 import re
 from importlib import metadata
@@ -55,6 +56,11 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     openapi_doc = orjson.dumps(openapi.document(description))
 
     deferred = Deferred()
+    id_prefix, id_counter = os.urandom(8).hex(), itertools.count()
+
+    def new_id() -> str:
+        """32 hex digits like uuid4().hex: random per worker, then a counter."""
+        return f"{id_prefix}{next(id_counter):016x}"
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
@@ -77,7 +83,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     @app.on_request
     async def begin(request: Request) -> None:
         given = request.headers.get("x-request-id", "")
-        request.ctx.request_id = given if REQUEST_ID.fullmatch(given) else _new_id()
+        request.ctx.request_id = given if REQUEST_ID.fullmatch(given) else new_id()
         request.ctx.started = perf_counter()
         request.ctx.instances = 0
         deferred.started()
@@ -86,7 +92,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
 
     @app.on_response
     async def finish(request: Request, response: HTTPResponse) -> None:
-        request_id = getattr(request.ctx, "request_id", None) or _new_id()
+        request_id = getattr(request.ctx, "request_id", None) or new_id()
         response.headers["X-Request-ID"] = request_id
         started = getattr(request.ctx, "started", None)
         if started is None:  # failed before on_request ran (e.g. body too large)
@@ -172,10 +178,6 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         return raw(body, content_type=JSON)
 
     return app
-
-
-def _new_id() -> str:
-    return os.urandom(16).hex()  # as random as uuid4().hex, a fifth of the cost
 
 
 async def _load(runtime: Runtime, batcher: Batcher) -> None:
