@@ -185,7 +185,8 @@ class Server:
         elif name == "mlserver":
             cwd = RESULTS / "mlserver" / workload
             cwd.mkdir(parents=True, exist_ok=True)
-            settings = {
+            settings = {  # parallel_workers 0: its pool does not start here
+                "parallel_workers": 0,
                 "http_port": self.port,
                 "grpc_port": free_port(),
                 "metrics_port": free_port(),
@@ -415,7 +416,8 @@ def report(all_results: dict, args) -> str:
         ]
         for name, by_c in results.items():
             if "error" in by_c:
-                lines.append(f"| {name} | - | not run: {by_c['error'][:120]} |||||")
+                why = " ".join(by_c["error"].replace("|", "/").split())[:160]
+                lines.append(f"| {name} | - | not run: {why} |||||")
                 continue
             for c, r in by_c.items():
                 lines.append(

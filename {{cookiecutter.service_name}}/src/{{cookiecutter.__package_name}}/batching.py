@@ -1,10 +1,12 @@
 """Gather concurrent requests into batches and run predict() off the event loop."""
 
 import asyncio
+import contextlib
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from time import perf_counter
 from typing import Any
 
@@ -45,12 +47,13 @@ class Batcher:
         self._jobs: deque[_Job] = deque()
         self._running: list[_Job] = []
         self._wakeup = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self._calls: SimpleQueue = SimpleQueue()  # to the predict thread
         self._task: asyncio.Task | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._last_size = 0
 
     def start(self) -> None:
+        threading.Thread(target=_serve, args=(self._calls,), daemon=True).start()
         self._task = asyncio.get_running_loop().create_task(self._run())
         if self.timeout:
             self._expire()
@@ -60,13 +63,14 @@ class Batcher:
             self._task.cancel()
         if self._sweeper:
             self._sweeper.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._calls.put(None)
 
     async def in_thread(self, function: Callable[[], Any]) -> Any:
         """Run function in the predict thread (e.g. load(), so that per-thread
         settings of a library stay in force for predict())."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, function)
+        future = asyncio.get_running_loop().create_future()
+        self._calls.put((function, (), future))
+        return await future
 
     async def submit(self, inputs: list[Any]) -> list[Any]:
         """Queue inputs for the next batch; return their outputs, in order."""
@@ -154,9 +158,10 @@ class Batcher:
 
     async def _call(self, inputs: list[Any]) -> list[Any]:
         started = perf_counter()
-        loop = asyncio.get_running_loop()
+        future = asyncio.get_running_loop().create_future()
+        self._calls.put((self.predict, (inputs,), future))
         try:
-            return await loop.run_in_executor(self._executor, self.predict, inputs)
+            return await future
         finally:
             metrics.observe(metrics.PREDICT_LATENCY, perf_counter() - started)
             metrics.observe(metrics.BATCH_SIZE, len(inputs))
@@ -171,3 +176,28 @@ def _settle(
         job.future.set_result(result)
     else:
         job.future.set_exception(error)
+
+
+def _serve(calls: SimpleQueue) -> None:
+    """The predict thread: run each call, hand its result back to the event loop.
+
+    Lighter than loop.run_in_executor (no concurrent.futures.Future to chain), which
+    matters for a lone request: it pays this hop twice.
+    """
+    while (call := calls.get()) is not None:
+        function, args, future = call
+        try:
+            outcome = (function(*args), None)
+        except BaseException as error:  # handed to the caller, as an executor does
+            outcome = (None, error)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            future.get_loop().call_soon_threadsafe(_resolve, future, *outcome)
+
+
+def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
