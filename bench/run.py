@@ -445,7 +445,40 @@ def report(all_results: dict, args) -> str:
                     f"{mine['p50'] / r['p50']:.2f} | {mine['p99'] / r['p99']:.2f} | "
                     f"{mine['worker'] - r['worker']:+.0f} |"
                 )
+    lines += targets(all_results)
     return "\n".join(lines) + "\n"
+
+
+def targets(all_results: dict) -> list[str]:
+    """The issue's targets against naive Sanic, met or missed, from this run."""
+    lines = ["", "## Targets (generated service vs naive Sanic, this run)", ""]
+    for workload, results in all_results.items():
+        ours, peer = results.get("service", {}), results.get("sanic", {})
+        two = next((v for k, v in results.items() if k.startswith("service x2")), {})
+        if "error" in ours or "error" in peer or 1 not in ours or 64 not in ours:
+            lines.append(f"- {workload.upper()}: not measured (need c=1 and c=64)")
+            continue
+        checks = [
+            ("c=64 req/s >= 2.0x", ours[64]["rps"] / peer[64]["rps"], 2.0, True),
+            ("c=64 p99 no worse", ours[64]["p99"] / peer[64]["p99"], 1.0, False),
+            ("c=64 errors 0", ours[64]["errors"], 0, False),
+            ("c=1 p50 within 10%", ours[1]["p50"] / peer[1]["p50"], 1.1, False),
+            (
+                "worker RSS <= +30 MB",
+                ours[64]["worker"] - peer[64]["worker"],
+                30,
+                False,
+            ),
+        ]
+        if 64 in two:
+            checks.append(
+                ("2 workers >= 1.7x", two[64]["rps"] / ours[64]["rps"], 1.7, True)
+            )
+        for name, value, limit, at_least in checks:
+            met = value >= limit if at_least else value <= limit
+            verdict = "met" if met else "MISSED"
+            lines.append(f"- {workload.upper()} {name}: {value:.2f} ({verdict})")
+    return lines
 
 
 def main() -> int:
