@@ -66,8 +66,8 @@ class Batcher:
         self._calls.put(None)
 
     async def in_thread(self, function: Callable[[], Any]) -> Any:
-        """Run function in the predict thread (e.g. load(), so that per-thread
-        settings of a library stay in force for predict())."""
+        """Run function in the predict thread, e.g. load(): per-thread settings
+        of a library (such as thread pools) then hold for predict() too."""
         future = asyncio.get_running_loop().create_future()
         self._calls.put((function, (), future))
         return await future
@@ -105,12 +105,10 @@ class Batcher:
             batch = self._take()
             if (
                 self.max_wait
-                and self._last_size > 1
+                and self._last_size > 1  # under load only: let the batch fill
                 and self._size(batch) < self.max_batch_size
             ):
-                await asyncio.sleep(
-                    self.max_wait
-                )  # under load only: let the batch fill
+                await asyncio.sleep(self.max_wait)
                 batch += self._take(self.max_batch_size - self._size(batch))
             self._last_size = self._size(batch)
             if batch:
