@@ -1,6 +1,7 @@
 """create_app(): the Sanic application and its routes."""
 
 import asyncio
+import gc
 import hmac
 import itertools
 import os
@@ -182,6 +183,9 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
 
 async def _load(runtime: Runtime, batcher: Batcher) -> None:
     await batcher.in_thread(runtime.load)
+    # The model lives as long as the worker: keep the garbage collector from walking
+    # its objects again and again (pauses while serving, seconds at exit).
+    gc.freeze()
     metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
     metrics.MODEL_READY.set(1 if runtime.ready else 0)
 
