@@ -230,3 +230,57 @@ def test_slow_or_failing_predict_keeps_the_worker_answering(
     assert server.request("/v1/predict", batch)[0] == 500
     assert server.request("/v1/predict", {"text": "fine"})[0] == 200
     assert server.stop() == 0, server.output()
+
+
+def test_full_queue_answers_503_and_a_bad_instance_fails_alone(
+    cookies, environments, server_factory
+) -> None:
+    """Past MAX_QUEUE a request gets 503 + Retry-After at once; in a batch that
+    fails, only the request with the bad instance gets 500."""
+    service = bake(cookies, ml_library="other")
+    model_py = next(service.glob("src/*/model.py"))
+    source = model_py.read_text(encoding="utf-8")
+    model_py.write_text(replace_block(source, "prediction code", BEHAVIOUR))
+    python = environments.python("other")
+    server = server_factory(python, service, WORKERS="1", MAX_QUEUE="6")
+    server.wait_ready()
+
+    def send(text: str) -> tuple[int, dict, bytes]:
+        return server.request("/v1/predict", {"text": text})
+
+    with ThreadPoolExecutor(8) as pool:
+        busy = pool.submit(send, "sleep 2")  # holds the predict thread
+        time.sleep(0.5)
+        queued = [pool.submit(send, t) for t in ["fine"] * 5 + ["boom"]]
+        time.sleep(0.8)  # six requests wait: the queue is full
+        status, headers, body = send("fine")
+        assert status == 503, body
+        assert headers["Retry-After"] and b'"overloaded"' in body
+        assert busy.result()[0] == 200
+        statuses = [future.result()[0] for future in queued]
+    assert statuses == [200] * 5 + [500]  # the six ran as one batch, then alone
+    assert server.stop() == 0, server.output()
+
+
+def test_generated_load_test_reports_and_fails_on_missed_budget(
+    cookies, environments, server_factory
+) -> None:
+    """`python -m <package>.loadtest` prints one row per level; exit 1 on a miss."""
+    service, python = trained_service(cookies, environments, "other")
+    server = server_factory(python, service, WORKERS="1")
+    server.wait_ready()
+    command = [str(python), "-m", f"{service.name.replace('-', '_')}.loadtest"]
+    command += [server.url, "--seconds", "0.5", "--concurrency", "1,4"]
+    output = run(command, service, **service_env(service))
+    rows = [line.split() for line in output.splitlines()[2:]]
+    assert [(row[0], row[-1]) for row in rows] == [("1", "ok"), ("4", "ok")], output
+    missed = subprocess.run(
+        command,
+        cwd=service,
+        env={**os.environ, **service_env(service), "LOADTEST_P99_MS": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missed.returncode == 1 and "MISSED" in missed.stdout, missed.stdout
+    assert server.stop() == 0, server.output()

@@ -72,3 +72,25 @@ def test_full_queue_is_refused_at_once() -> None:
         await batcher.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_job_past_the_timeout_fails_and_the_batcher_goes_on() -> None:
+    """A job still waiting after `timeout` seconds gets TimeoutError; later jobs run."""
+
+    def predict(inputs: list[float]) -> list[float]:
+        time.sleep(max(inputs))
+        return inputs
+
+    async def scenario() -> list[float]:
+        batcher = Batcher(
+            predict, max_batch_size=8, max_wait_ms=0, max_queue=10, timeout=0.1
+        )
+        batcher.start()
+        with pytest.raises(TimeoutError):
+            await batcher.submit([0.3])
+        await asyncio.sleep(0.3)  # the slow predict() has finished by now
+        answer = await batcher.submit([0.0])
+        await batcher.stop()
+        return answer
+
+    assert asyncio.run(scenario()) == [0.0]

@@ -1,10 +1,11 @@
 """create_app(): the Sanic application and its routes."""
 
 import asyncio
+import gc
 import hmac
+import itertools
 import os
 import re
-import uuid
 from importlib import metadata
 from time import perf_counter
 
@@ -16,6 +17,7 @@ from sanic.response import raw
 from . import errors, logs, metrics, monitoring, openapi, rules
 from .batching import Batcher, QueueFull
 from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
+from .deferred import Deferred
 from .errors import ServiceError
 from .model import Input, Output
 from .openapi import Batch
@@ -57,6 +59,13 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     description = _description()
     openapi_doc = orjson.dumps(openapi.document(description, answer))
 
+    deferred = Deferred()
+    id_prefix, id_counter = os.urandom(8).hex(), itertools.count()
+
+    def new_id() -> str:
+        """32 hex digits like uuid4().hex: random per worker, then a counter."""
+        return f"{id_prefix}{next(id_counter):016x}"
+
     @app.before_server_start
     async def start(app: Sanic) -> None:
         app.ctx.batcher = Batcher(
@@ -64,42 +73,41 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_batch_wait_ms,
             max_queue=settings.max_queue,
+            timeout=settings.predict_timeout,
         )
         app.ctx.batcher.start()
         for name in ruleset.names if ruleset else ():
             metrics.RULE_FIRINGS.labels(name)  # exported as 0 before it first fires
-        app.add_task(_load(runtime))
+        app.add_task(_load(runtime, app.ctx.batcher))
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
         await app.ctx.batcher.stop()
+        deferred.flush()
         metrics.worker_stopped(os.getpid())
 
     @app.on_request
     async def begin(request: Request) -> None:
         given = request.headers.get("x-request-id", "")
-        request.ctx.request_id = (
-            given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        )
+        request.ctx.request_id = given if REQUEST_ID.fullmatch(given) else new_id()
         request.ctx.started = perf_counter()
         request.ctx.instances = 0
-        metrics.IN_FLIGHT.inc()
+        deferred.started()
         if settings.api_token and request.path.startswith("/v1/"):
             _check_token(request, settings.api_token)
 
     @app.on_response
     async def finish(request: Request, response: HTTPResponse) -> None:
-        request_id = getattr(request.ctx, "request_id", None) or uuid.uuid4().hex
+        request_id = getattr(request.ctx, "request_id", None) or new_id()
         response.headers["X-Request-ID"] = request_id
         started = getattr(request.ctx, "started", None)
         if started is None:  # failed before on_request ran (e.g. body too large)
-            metrics.IN_FLIGHT.inc()
+            deferred.started()
             started = perf_counter()
         elapsed = perf_counter() - started
         route = request.uri_template or "unmatched"
-        metrics.IN_FLIGHT.dec()
-        metrics.REQUESTS.labels(route, request.method, str(response.status)).inc()
-        metrics.LATENCY.labels(route).observe(elapsed)
+        metrics.count(metrics.REQUESTS, route, request.method, str(response.status))
+        metrics.observe(metrics.LATENCY, elapsed, route)
         fields = {
             "request_id": request_id,
             "method": request.method,
@@ -111,7 +119,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         }
         if fired := getattr(request.ctx, "rules", None):
             fields["rules"] = fired
-        logs.requests.info("request", extra={"fields": fields})
+        logs.request(fields)
+        deferred.finished()  # writes logs and metrics after the response is sent
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:
@@ -128,6 +137,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
 
     @app.get("/metrics")
     async def metrics_route(request: Request) -> HTTPResponse:
+        deferred.flush()
         body, content_type = metrics.render()
         return raw(body, content_type=content_type)
 
@@ -167,24 +177,29 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         body = answers.dump_json(outputs)
         body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
         monitoring.observe(outputs)
-        logs.log_prediction(
-            settings.prediction_log_rate,
-            {
-                "request_id": request.ctx.request_id,
-                "model_version": runtime.version,
-                "latency_ms": round((perf_counter() - request.ctx.started) * 1000, 3),
-                "inputs": [i.model_dump(mode="json") for i in inputs],
-                "outputs": [o.model_dump(mode="json") for o in outputs],
-            },
-            settings.prediction_log_redact,
-        )
+        if logs.sampled(settings.prediction_log_rate):
+            logs.log_prediction(
+                {
+                    "request_id": request.ctx.request_id,
+                    "model_version": runtime.version,
+                    "latency_ms": round(
+                        (perf_counter() - request.ctx.started) * 1000, 3
+                    ),
+                    "inputs": [i.model_dump(mode="json") for i in inputs],
+                    "outputs": [o.model_dump(mode="json") for o in outputs],
+                },
+                settings.prediction_log_redact,
+            )
         return raw(body, content_type=JSON)
 
     return app
 
 
-async def _load(runtime: Runtime) -> None:
-    await asyncio.to_thread(runtime.load)
+async def _load(runtime: Runtime, batcher: Batcher) -> None:
+    await batcher.in_thread(runtime.load)
+    # The model lives as long as the worker: keep the garbage collector from walking
+    # its objects again and again (pauses while serving, seconds at exit).
+    gc.freeze()
     metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
     metrics.MODEL_READY.set(1 if runtime.ready else 0)
 
@@ -203,7 +218,7 @@ def _apply_rules(
         message = f"rule {error.args[0]!r} failed on this input"
         raise ServiceError(500, "rule_failed", message) from None
     for name in fired:
-        metrics.RULE_FIRINGS.labels(name).inc()
+        metrics.count(metrics.RULE_FIRINGS, name)
     request.ctx.rules = sorted(set(fired))
     return answers
 
@@ -267,11 +282,14 @@ async def _predict(
 ) -> list[Output]:
     """Run inputs through the batcher in chunks of at most MAX_BATCH_SIZE."""
     size = settings.max_batch_size
-    chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
     outcome = "error"
     try:
-        async with asyncio.timeout(settings.predict_timeout):
+        if len(inputs) <= size:
+            outputs = await batcher.submit(inputs)
+        else:
+            chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
             results = await asyncio.gather(*(batcher.submit(c) for c in chunks))
+            outputs = [output for chunk in results for output in chunk]
         outcome = "ok"
     except QueueFull:
         outcome = "overloaded"
@@ -292,5 +310,5 @@ async def _predict(
         message = "the model failed on this input"
         raise ServiceError(500, "predict_failed", message) from None
     finally:
-        metrics.PREDICTIONS.labels(outcome).inc(len(inputs))
-    return [output for chunk in results for output in chunk]
+        metrics.count(metrics.PREDICTIONS, outcome, amount=len(inputs))
+    return outputs

@@ -1,10 +1,12 @@
 """Gather concurrent requests into batches and run predict() off the event loop."""
 
 import asyncio
+import contextlib
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from time import perf_counter
 from typing import Any
 
@@ -37,22 +39,38 @@ class Batcher:
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
+        timeout: float | None = None,
     ) -> None:
         self.predict, self.max_batch_size = predict, max_batch_size
         self.max_wait, self.max_queue = max_wait_ms / 1000, max_queue
+        self.timeout = timeout
         self._jobs: deque[_Job] = deque()
+        self._running: list[_Job] = []
         self._wakeup = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self._calls: SimpleQueue = SimpleQueue()  # to the predict thread
         self._task: asyncio.Task | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
         self._last_size = 0
 
     def start(self) -> None:
+        threading.Thread(target=_serve, args=(self._calls,), daemon=True).start()
         self._task = asyncio.get_running_loop().create_task(self._run())
+        if self.timeout:
+            self._expire()
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._sweeper:
+            self._sweeper.cancel()
+        self._calls.put(None)
+
+    async def in_thread(self, function: Callable[[], Any]) -> Any:
+        """Run function in the predict thread, e.g. load(): per-thread settings
+        of a library (such as thread pools) then hold for predict() too."""
+        future = asyncio.get_running_loop().create_future()
+        self._calls.put((function, (), future))
+        return await future
 
     async def submit(self, inputs: list[Any]) -> list[Any]:
         """Queue inputs for the next batch; return their outputs, in order."""
@@ -63,6 +81,22 @@ class Batcher:
         self._wakeup.set()
         return await job.future
 
+    def _expire(self) -> None:
+        """Fail jobs older than the timeout with TimeoutError (a few times a second).
+
+        One timer for the whole queue costs less than one per request.
+        """
+        oldest = perf_counter() - self.timeout
+        for job in self._running:
+            if job.queued_at < oldest and not job.future.done():
+                job.future.set_exception(TimeoutError())
+        while self._jobs and self._jobs[0].queued_at < oldest:
+            job = self._jobs.popleft()
+            if not job.future.done():
+                job.future.set_exception(TimeoutError())
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.call_later(min(0.1, self.timeout / 10), self._expire)
+
     async def _run(self) -> None:
         while True:
             if not self._jobs:
@@ -71,12 +105,10 @@ class Batcher:
             batch = self._take()
             if (
                 self.max_wait
-                and self._last_size > 1
+                and self._last_size > 1  # under load only: let the batch fill
                 and self._size(batch) < self.max_batch_size
             ):
-                await asyncio.sleep(
-                    self.max_wait
-                )  # under load only: let the batch fill
+                await asyncio.sleep(self.max_wait)
                 batch += self._take(self.max_batch_size - self._size(batch))
             self._last_size = self._size(batch)
             if batch:
@@ -101,7 +133,8 @@ class Batcher:
     async def _execute(self, batch: list[_Job]) -> None:
         now = perf_counter()
         for job in batch:
-            metrics.QUEUE_WAIT.observe(now - job.queued_at)
+            metrics.observe(metrics.QUEUE_WAIT, now - job.queued_at)
+        self._running = batch
         try:
             outputs = await self._call([x for job in batch for x in job.inputs])
         except Exception as error:
@@ -114,6 +147,8 @@ class Batcher:
                 except Exception as single_error:
                     _settle(job, error=single_error)
             return
+        finally:
+            self._running = []
         start = 0
         for job in batch:
             _settle(job, outputs[start : start + len(job.inputs)])
@@ -121,12 +156,13 @@ class Batcher:
 
     async def _call(self, inputs: list[Any]) -> list[Any]:
         started = perf_counter()
-        loop = asyncio.get_running_loop()
+        future = asyncio.get_running_loop().create_future()
+        self._calls.put((self.predict, (inputs,), future))
         try:
-            return await loop.run_in_executor(self._executor, self.predict, inputs)
+            return await future
         finally:
-            metrics.PREDICT_LATENCY.observe(perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(inputs))
+            metrics.observe(metrics.PREDICT_LATENCY, perf_counter() - started)
+            metrics.observe(metrics.BATCH_SIZE, len(inputs))
 
 
 def _settle(
@@ -138,3 +174,28 @@ def _settle(
         job.future.set_result(result)
     else:
         job.future.set_exception(error)
+
+
+def _serve(calls: SimpleQueue) -> None:
+    """The predict thread: run each call, hand its result back to the event loop.
+
+    Lighter than loop.run_in_executor (no concurrent.futures.Future to chain), which
+    matters for a lone request: it pays this hop twice.
+    """
+    while (call := calls.get()) is not None:
+        function, args, future = call
+        try:
+            outcome = (function(*args), None)
+        except BaseException as error:  # handed to the caller, as an executor does
+            outcome = (None, error)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            future.get_loop().call_soon_threadsafe(_resolve, future, *outcome)
+
+
+def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)

@@ -3,6 +3,8 @@
 import logging
 import logging.config
 import random
+import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +19,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "ts": timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -28,6 +28,42 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+_second, _prefix = 0, ""
+_lines: list[bytes] = []
+
+
+def timestamp(seconds: float) -> str:
+    """ISO 8601 in UTC with milliseconds; the date part is made once a second."""
+    global _second, _prefix
+    whole = int(seconds)
+    if whole != _second:
+        _second = whole
+        _prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_prefix}.{int((seconds - whole) * 1000):03d}+00:00"
+
+
+def request(fields: dict[str, Any]) -> None:
+    """Queue the request's line (JsonFormatter's shape); flush() writes the queue."""
+    if requests.isEnabledFor(logging.INFO):
+        line = {"ts": timestamp(time.time()), "level": "INFO"}
+        line.update(logger=requests.name, msg="request", **fields)
+        _lines.append(orjson.dumps(line, default=str))
+
+
+def flush() -> None:
+    """Write the queued request lines to stdout in one go."""
+    if not _lines:
+        return
+    data = b"\n".join(_lines) + b"\n"
+    _lines.clear()
+    stream = sys.stdout
+    if hasattr(stream, "buffer"):
+        stream.buffer.write(data)
+    else:
+        stream.write(data.decode())
+    stream.flush()
 
 
 def configure(level: str) -> None:
@@ -57,15 +93,21 @@ def configure(level: str) -> None:
     )
 
 
-def log_prediction(rate: float, fields: dict[str, Any], redact: str = "") -> None:
-    """Log inputs and outputs for a sampled share of requests, to check them later;
-    the fields named in `redact` (comma-separated) show as "[redacted]"."""
-    if rate and random.random() < rate:
-        names = {name.strip() for name in redact.split(",")} - {""}
-        predictions.info("prediction", extra={"fields": _redacted(fields, names)})
+def sampled(rate: float) -> bool:
+    """Whether to log this request's prediction (a share `rate` of requests)."""
+    return bool(rate) and random.random() < rate
+
+
+def log_prediction(fields: dict[str, Any], redact: str = "") -> None:
+    """Log inputs and outputs of a sampled request, to check them later; the
+    fields named in `redact` (comma-separated) show as "[redacted]"."""
+    names = {name.strip() for name in redact.split(",")} - {""}
+    predictions.info("prediction", extra={"fields": _redacted(fields, names)})
 
 
 def _redacted(data: Any, names: set[str]) -> Any:
+    if not names:
+        return data
     if isinstance(data, dict):
         return {
             k: "[redacted]" if k in names else _redacted(v, names)

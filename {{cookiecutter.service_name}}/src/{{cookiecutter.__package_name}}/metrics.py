@@ -1,6 +1,7 @@
 """Prometheus metrics, summed over every worker process."""
 
 import os
+from bisect import bisect_left
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -88,3 +89,41 @@ def worker_stopped(pid: int) -> None:
     """Drop a stopped worker's live gauges (in-flight, ready) from the sums."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         multiprocess.mark_process_dead(pid)
+
+
+# Writing a value in multiprocess mode takes a lock and writes a memory-mapped file:
+# microseconds each, several times a request. The request path counts in these dicts
+# instead, and flush() adds the totals to the shared files once per burst.
+_counts: dict[tuple[Counter, tuple[str, ...]], float] = {}
+_observed: dict[tuple[Histogram, tuple[str, ...]], list[float]] = {}
+
+
+def count(counter: Counter, *labels: str, amount: float = 1) -> None:
+    """Add to a counter (written by the next flush())."""
+    key = (counter, labels)
+    _counts[key] = _counts.get(key, 0) + amount
+
+
+def observe(histogram: Histogram, value: float, *labels: str) -> None:
+    """Observe a value (written by the next flush())."""
+    bounds = histogram._upper_bounds
+    slot = _observed.get((histogram, labels))
+    if slot is None:
+        slot = _observed[histogram, labels] = [0.0] * (len(bounds) + 1)
+    slot[0] += value  # the sum, then one count per bucket, as Histogram.observe
+    slot[1 + bisect_left(bounds, value)] += 1
+
+
+def flush(in_flight: int) -> None:
+    """Write the counts and observations gathered since the last flush."""
+    IN_FLIGHT.set(in_flight)
+    for (counter, labels), amount in _counts.items():
+        (counter.labels(*labels) if labels else counter).inc(amount)
+    for (histogram, labels), (total, *buckets) in _observed.items():
+        child = histogram.labels(*labels) if labels else histogram
+        child._sum.inc(total)
+        for value, times in zip(child._buckets, buckets, strict=True):
+            if times:
+                value.inc(times)
+    _counts.clear()
+    _observed.clear()

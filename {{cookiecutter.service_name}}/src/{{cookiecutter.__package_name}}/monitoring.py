@@ -4,6 +4,7 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from . import metrics
 from .config import METRICS_NAMESPACE as NS
 
 MAX_LABELS = 100  # distinct label values per worker; more are counted as "other"
@@ -37,10 +38,10 @@ def observe(outputs: list[Any]) -> None:
             name = str(label)
             if name not in _seen and len(_seen) < MAX_LABELS:
                 _seen.add(name)
-            PREDICTED_LABELS.labels(name if name in _seen else "other").inc()
+            metrics.count(PREDICTED_LABELS, name if name in _seen else "other")
         score = _score(output)
         if score is not None:
-            PREDICTED_SCORES.observe(score)
+            metrics.observe(PREDICTED_SCORES, score)
 
 
 def _score(output: Any) -> float | None:
@@ -65,4 +66,4 @@ def invalid(details: list[dict[str, Any]]) -> None:
         parts = [p for p in str(detail["field"]).split(".") if not p.isdigit()]
         fields.add(".".join(p for p in parts if p != "instances") or "instances")
     for field in fields:
-        INVALID_INPUTS.labels(field).inc()
+        metrics.count(INVALID_INPUTS, field)

@@ -51,6 +51,8 @@ class Settings:
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
     rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
+    loadtest_p99_ms: float = _setting(250.0, low=0, high=3_600_000)  # `make bench`
+    loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

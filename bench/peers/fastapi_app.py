@@ -1,0 +1,27 @@
+"""Peer: FastAPI with a sync endpoint (run in the thread pool), served by uvicorn."""
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from workload import load
+
+app = FastAPI()
+predict_one = load()
+
+
+class Input(BaseModel):
+    features: list[float]
+
+
+class Output(BaseModel):
+    label: int
+    probabilities: list[float]
+
+
+@app.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@app.post("/v1/predict")
+def predict(body: Input) -> Output:
+    return Output(**predict_one(body.features))

@@ -1,0 +1,509 @@
+"""Benchmark the generated service against its peers; print one markdown report.
+
+python3 bench/run.py [--duration 3] [--warmup 1] [--concurrency 1,16,64]
+    [--peers sanic,fastapi,litserve,mlserver,bentoml] [--workloads w1,w2]
+
+Renders real services for two workloads (W1: scikit-learn LogisticRegression,
+W2: torch MLP), trains their models, and serves the same models with the same JSON
+API from each peer, every one in its own virtual environment (kept in
+bench/results/venvs, made on first use). Each server runs with one worker pinned
+to CPU 0, wrk to CPU 1. Answers are checked before anything is measured.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import venv
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+PEERS = BENCH / "peers"
+TORCH = "torch==2.13.0"  # always first into a venv, from the local CPU build
+PACKAGES = {
+    "service": ["cookiecutter>=2.7"],  # then the rendered services' dependencies
+    "sanic": ["sanic", "scikit-learn", "joblib"],
+    "fastapi": ["fastapi", "uvicorn[standard]", "scikit-learn", "joblib"],
+    "litserve": ["litserve", "scikit-learn", "joblib"],
+    "mlserver": ["mlserver", "uvloop<0.22", "scikit-learn", "joblib"],  # 1.7 vs 0.22
+    "bentoml": ["bentoml", "scikit-learn", "joblib"],
+}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def sh(*command: object, cwd: Path | None = None, **env: str) -> str:
+    done = subprocess.run(
+        [str(c) for c in command],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"{command} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return done.stdout
+
+
+def environment(name: str) -> Path:
+    """A venv for one server (made once, reused): torch first, then its packages."""
+    folder = RESULTS / "venvs" / name
+    python = folder / "bin" / "python"
+    if (folder / "done").exists():
+        return python
+    log(f"making the {name} environment")
+    shutil.rmtree(folder, ignore_errors=True)
+    venv.EnvBuilder(with_pip=True).create(folder)
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    sh(*pip, TORCH)
+    sh(*pip, *PACKAGES[name])
+    (folder / "done").write_text(sh(python, "-m", "pip", "freeze"))
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def render(python: Path, workload: str) -> Path:
+    """Render the template for a workload and put its model.py and artifacts in."""
+    out = RESULTS / "services" / workload
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    config = out / "cookiecutter.yaml"  # keeps replay files out of $HOME
+    config.write_text(f"replay_dir: {out / 'replay'}\ncookiecutters_dir: {out}\n")
+    library = "scikit-learn" if workload == "w1" else "torch"
+    context = {"service_name": f"bench-{workload}", "ml_library": library}
+    script = (
+        "import json, sys; from cookiecutter.main import cookiecutter; "
+        "cookiecutter(sys.argv[1], no_input=True, output_dir=sys.argv[2], "
+        "config_file=sys.argv[3], extra_context=json.loads(sys.argv[4]))"
+    )
+    sh(python, "-c", script, ROOT, out, config, json.dumps(context))
+    service = out / f"bench-{workload}"
+    package = service / "src" / f"bench_{workload}"
+    shutil.copy(BENCH / "models" / f"{workload}_model.py", package / "model.py")
+    return service
+
+
+def service_environment(workloads: list[str]) -> tuple[Path, dict[str, Path]]:
+    """The generated services' venv, the rendered services and trained artifacts."""
+    python = environment("service")
+    services = {w: render(python, w) for w in workloads}
+    marker = RESULTS / "venvs" / "service" / "deps"
+    if not marker.exists():  # the services' own dependencies, from their pyproject
+        sh(python, "-m", "pip", "install", "-q", *services.values())
+        marker.touch()
+    for workload in workloads:
+        artifacts = RESULTS / "artifacts" / workload
+        if not any(artifacts.glob("model.*")):
+            artifacts.mkdir(parents=True, exist_ok=True)
+            sh(python, PEERS / "workload.py", "train", artifacts, WORKLOAD=workload)
+    return python, services
+
+
+class Server:
+    """One server process group, pinned to CPUs, logging to a file."""
+
+    def __init__(self, name: str, workload: str, cpus: str = "0", workers: int = 1):
+        self.name, self.workload, self.port = name, workload, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        artifacts = RESULTS / "artifacts" / workload
+        env = {
+            "WORKLOAD": workload,
+            "ARTIFACTS": str(artifacts),
+            "PYTHONPATH": str(PEERS),
+            "PORT": str(self.port),
+        }
+        python = environment(name)
+        cwd = PEERS
+        if name == "service":
+            cwd = RESULTS / "services" / workload / f"bench-{workload}"
+            command = [python, "-m", f"bench_{workload}"]
+            env.update(
+                PYTHONPATH=str(cwd / "src"),
+                HOST="127.0.0.1",
+                WORKERS=str(workers),
+                ARTIFACTS_DIR=str(artifacts),
+            )
+        elif name == "sanic":
+            command = [
+                python,
+                "-m",
+                "sanic",
+                "naive_sanic:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ]
+        elif name == "fastapi":
+            command = [
+                python,
+                "-m",
+                "uvicorn",
+                "fastapi_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ]
+        elif name == "litserve":
+            command = [python, "litserve_app.py"]
+        elif name == "bentoml":
+            command = [
+                python,
+                "-m",
+                "bentoml",
+                "serve",
+                "bentoml_service:Bench",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ]
+        elif name == "mlserver":
+            cwd = RESULTS / "mlserver" / workload
+            cwd.mkdir(parents=True, exist_ok=True)
+            settings = {  # parallel_workers 0: its pool does not start here
+                "parallel_workers": 0,
+                "http_port": self.port,
+                "grpc_port": free_port(),
+                "metrics_port": free_port(),
+                "host": "127.0.0.1",
+            }
+            (cwd / "settings.json").write_text(json.dumps(settings))
+            model = {"name": "bench", "implementation": "mlserver_runtime.Bench"}
+            (cwd / "model-settings.json").write_text(json.dumps(model))
+            command = [python.parent / "mlserver", "start", "."]
+        logs = RESULTS / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"{workload}-{name}-{workers}.log"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            ["taskset", "-c", cpus, *map(str, command)],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def post(self, body: dict) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            self.url + "/v1/predict",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def wait_ready(self, body: dict, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while streak < 5:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start:\n{self.tail()}")
+            try:
+                streak = streak + 1 if self.post(body)[0] == 200 else 0
+            except OSError:
+                streak = 0
+            time.sleep(0.05 if streak else 0.3)
+
+    def rss_mb(self) -> tuple[float, float]:
+        """Resident memory of the process tree (server, workers, helpers) and of
+        its largest process (the worker)."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        sizes, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            todo += children.get(pid, [])
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"VmRSS:\s+(\d+) kB", status)
+            sizes.append(int(match.group(1)) / 1024 if match else 0)
+        return sum(sizes), max(sizes)
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+
+def close(a: object, b: object) -> bool:
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return abs(a - b) <= 1e-4 + 1e-4 * abs(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(close, a, b))
+    return a == b
+
+
+def check_answers(server: Server, expected: list) -> None:
+    """Every answer equals the in-process prediction before anything is measured."""
+    for body, want in expected:
+        status, answer = server.post(body)
+        if status != 200 or not close(json.loads(answer), want):
+            raise RuntimeError(f"{server.name}: wrong answer {status} {answer[:300]!r}")
+
+
+def lua_script(workload: str, bodies: list[dict]) -> Path:
+    path = RESULTS / f"{workload}.lua"
+    items = ",\n".join(f"  [[{json.dumps(b)}]]" for b in bodies)
+    path.write_text(
+        f"local bodies = {{\n{items}\n}}\n"
+        "local i = 0\n"
+        'local headers = {["Content-Type"] = "application/json"}\n'
+        "request = function()\n"
+        "  i = i % #bodies + 1\n"
+        '  return wrk.format("POST", "/v1/predict", headers, bodies[i])\n'
+        "end\n"
+    )
+    return path
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float, cpus: str) -> dict:
+    out = sh(
+        "taskset",
+        "-c",
+        cpus,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        script,
+        url + "/v1/predict",
+    )
+
+    def latency(percent: str) -> float:
+        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
+
+    errors = sum(
+        int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
+    )
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non2xx.group(1)) if non2xx else 0
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {
+        "rps": rps,
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "errors": errors,
+        "requests": total,
+    }
+
+
+def measure(server: Server, script: Path, args, cpus: str = "1") -> dict[int, dict]:
+    """Warm up, then measure, at each concurrency; RSS after the heaviest run."""
+    results = {}
+    for connections in args.concurrency:
+        wrk(server.url, script, connections, args.warmup, cpus)  # discarded
+        results[connections] = wrk(server.url, script, connections, args.duration, cpus)
+        results[connections]["rss"], results[connections]["worker"] = server.rss_mb()
+        log(f"  {server.name} c={connections}: {results[connections]}")
+    return results
+
+
+def bench_workload(workload: str, python: Path, args) -> dict:
+    """Every server of one workload, one after the other, with checked answers."""
+    expected = json.loads(
+        sh(
+            python,
+            PEERS / "workload.py",
+            "expect",
+            "50",
+            WORKLOAD=workload,
+            ARTIFACTS=str(RESULTS / "artifacts" / workload),
+        )
+    )
+    script = lua_script(workload, [body for body, _ in expected])
+    results = {}
+    runs = [("service", 1, "0", "1")]
+    runs += [(peer, 1, "0", "1") for peer in args.peers]
+    if args.two_workers:
+        runs.append(("service", 2, "0,1", "0,1"))
+    for name, workers, cpus, load_cpus in runs:
+        label = name if workers == 1 else f"service x2 ({cpus})"
+        log(f"{workload}: {label}")
+        try:
+            server = Server(name, workload, cpus=cpus, workers=workers)
+        except Exception as error:  # e.g. a peer that cannot be installed here
+            results[label] = {"error": f"{type(error).__name__}: {error}"[:300]}
+            log(f"  {label} skipped: {results[label]['error']}")
+            continue
+        try:
+            server.wait_ready(expected[0][0])
+            check_answers(server, expected)
+            results[label] = measure(server, script, args, load_cpus)
+        except Exception as error:
+            results[label] = {"error": f"{type(error).__name__}: {error}"[:300]}
+            log(f"  {label} failed: {results[label]['error']}")
+        finally:
+            server.stop()
+    return results
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    return "n/a" if x != x else f"{x:,.{digits}f}"
+
+
+def report(all_results: dict, args) -> str:
+    lines = [
+        f"# Benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"One worker pinned to CPU 0, wrk pinned to CPU 1; warm-up {args.warmup} s "
+        f"discarded, then {args.duration} s measured per concurrency. "
+        "RSS: whole server process tree after the run / its largest process. "
+        "'service x2': two workers; server and wrk share both CPUs.",
+    ]
+    for workload, results in all_results.items():
+        lines += [
+            "",
+            f"## {workload.upper()}",
+            "",
+            "| server | c | req/s | p50 ms | p99 ms | errors | RSS MB tree/worker |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, by_c in results.items():
+            if "error" in by_c:
+                why = " ".join(by_c["error"].replace("|", "/").split())[:160]
+                lines.append(f"| {name} | - | not run: {why} |||||")
+                continue
+            for c, r in by_c.items():
+                lines.append(
+                    f"| {name} | {c} | {fmt(r['rps'], 0)} | {fmt(r['p50'], 2)} | "
+                    f"{fmt(r['p99'], 2)} | {r['errors']} | "
+                    f"{fmt(r['rss'], 0)} / {fmt(r['worker'], 0)} |"
+                )
+        ours = results.get("service", {})
+        if "error" in ours:
+            continue
+        lines += [
+            "",
+            "Ratios of the generated service (1 worker) to each peer:",
+            "",
+            "| peer | c | req/s ratio | p50 ratio | p99 ratio | worker RSS diff MB |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, by_c in results.items():
+            if name == "service" or "error" in by_c:
+                continue
+            for c, r in by_c.items():
+                mine = ours[c]
+                lines.append(
+                    f"| {name} | {c} | {mine['rps'] / r['rps']:.2f}x | "
+                    f"{mine['p50'] / r['p50']:.2f} | {mine['p99'] / r['p99']:.2f} | "
+                    f"{mine['worker'] - r['worker']:+.0f} |"
+                )
+    lines += targets(all_results)
+    return "\n".join(lines) + "\n"
+
+
+def targets(all_results: dict) -> list[str]:
+    """The issue's targets against naive Sanic, met or missed, from this run."""
+    lines = ["", "## Targets (generated service vs naive Sanic, this run)", ""]
+    for workload, results in all_results.items():
+        ours, peer = results.get("service", {}), results.get("sanic", {})
+        two = next((v for k, v in results.items() if k.startswith("service x2")), {})
+        if "error" in ours or "error" in peer or 1 not in ours or 64 not in ours:
+            lines.append(f"- {workload.upper()}: not measured (need c=1 and c=64)")
+            continue
+        checks = [
+            ("c=64 req/s >= 2.0x", ours[64]["rps"] / peer[64]["rps"], 2.0, True),
+            ("c=64 p99 no worse", ours[64]["p99"] / peer[64]["p99"], 1.0, False),
+            ("c=64 errors 0", ours[64]["errors"], 0, False),
+            ("c=1 p50 within 10%", ours[1]["p50"] / peer[1]["p50"], 1.1, False),
+            (
+                "worker RSS <= +30 MB",
+                ours[64]["worker"] - peer[64]["worker"],
+                30,
+                False,
+            ),
+        ]
+        if 64 in two:
+            checks.append(
+                ("2 workers >= 1.7x", two[64]["rps"] / ours[64]["rps"], 1.7, True)
+            )
+        for name, value, limit, at_least in checks:
+            met = value >= limit if at_least else value <= limit
+            verdict = "met" if met else "MISSED"
+            lines.append(f"- {workload.upper()} {name}: {value:.2f} ({verdict})")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=3, help="seconds measured")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds discarded")
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--peers", default="sanic,fastapi,litserve,mlserver,bentoml")
+    parser.add_argument("--workloads", default="w1,w2")
+    parser.add_argument("--no-two-workers", dest="two_workers", action="store_false")
+    args = parser.parse_args()
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.peers = [p for p in args.peers.split(",") if p]
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    workloads = args.workloads.split(",")
+    python, _ = service_environment(workloads)
+    all_results = {w: bench_workload(w, python, args) for w in workloads}
+    text = report(all_results, args)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"report-{stamp}.md").write_text(text)
+    (RESULTS / f"results-{stamp}.json").write_text(json.dumps(all_results, indent=1))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

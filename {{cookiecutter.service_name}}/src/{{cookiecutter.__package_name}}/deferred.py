@@ -1,0 +1,46 @@
+"""Write request logs and metrics once per burst of requests, not once each."""
+
+import asyncio
+
+from . import logs, metrics
+
+
+class Deferred:
+    """Counts requests in flight and flushes their logs and metrics in bulk.
+
+    Each request leaves a log line and a few metric updates in memory. They are
+    written right after the last response in flight has been sent (so the log and
+    /metrics are exact whenever the worker is idle), and at least every EVERY
+    seconds while requests keep coming.
+    """
+
+    EVERY = 0.1
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self._handle: asyncio.Handle | None = None
+        self._soon = False
+
+    def started(self) -> None:
+        self.in_flight += 1
+
+    def finished(self) -> None:
+        self.in_flight -= 1
+        idle = self.in_flight == 0
+        if self._handle is not None:
+            if self._soon or not idle:
+                return
+            self._handle.cancel()
+        loop = asyncio.get_running_loop()
+        self._soon = idle  # call_soon: after this response has been written
+        if idle:
+            self._handle = loop.call_soon(self.flush)
+        else:
+            self._handle = loop.call_later(self.EVERY, self.flush)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        metrics.flush(self.in_flight)
+        logs.flush()
