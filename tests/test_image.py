@@ -85,8 +85,11 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
         cached = timed([*make, "image", "TAG=test"], service)
         after = json.loads(inspect(docker, f"{image}:test", "{{json .RootFS.Layers}}"))
         # Only the service code's layer is new: the dependencies' layer is reused.
-        changed = [i for i, pair in enumerate(zip(before, after)) if len(set(pair)) > 1]
-        assert len(before) == len(after) and len(changed) == 1, (before, after)
+        assert len(before) == len(after), (before, after)
+        changed = [
+            i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b
+        ]
+        assert len(changed) == 1, (before, after)
         size = int(inspect(docker, f"{image}:test", "{{.Size}}")) / 1e6
         print(f"\n{library}: build {first:.0f} s, ", end="")
         print(f"{cached:.1f} s after a code change, {size:.0f} MB", end="")
