@@ -1,6 +1,9 @@
 """Run every test of the template in a fresh virtual environment.
 
 python3 scripts/test.py [pytest arguments]
+
+Two pytest-xdist workers by default (one per core); each library's tests stay on one
+worker, so its virtual environment is made once. `-n 0` runs everything in one process.
 """
 
 import shutil
@@ -23,7 +26,9 @@ def main() -> int:
         python = str(folder / "bin" / "python")
         pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, *requirements], check=True)
-        command = [python, "-m", "pytest", "-p", "no:cacheprovider", *sys.argv[1:]]
+        parallel = ["-n", "2", "--dist", "loadgroup"]
+        command = [python, "-m", "pytest", "-p", "no:cacheprovider", *parallel]
+        command += sys.argv[1:]
         return subprocess.run(command, cwd=ROOT).returncode
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import LIBRARIES, run, service_env
+from conftest import BY_LIBRARY, run, service_env
 from test_serving import IN_PROCESS, close, example, trained_service
 
 ENGINE = os.environ.get("CONTAINER_ENGINE", "docker")
@@ -60,7 +60,7 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("library", BY_LIBRARY)
 def test_image_serves_the_trained_model_and_stops_on_sigterm(
     cookies, environments, library: str
 ) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from conftest import bake
 from fill import replace_block
 from test_serving import trained_service
@@ -34,6 +35,7 @@ def worker_pids(server) -> list[int]:
     return [int(p) for p in re.findall(r"Starting worker \[(\d+)\]", server.output(0))]
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 def test_killed_worker_is_replaced(cookies, environments, server_factory) -> None:
     """A worker killed with SIGKILL is restarted; the service keeps answering."""
     service, python = trained_service(cookies, environments, "scikit-learn")
@@ -53,6 +55,7 @@ def test_killed_worker_is_replaced(cookies, environments, server_factory) -> Non
     assert server.stop() == 0, server.output()
 
 
+@pytest.mark.xdist_group("other")  # shares that library's environment
 def test_sigterm_under_load_finishes_every_accepted_request(
     cookies, environments, server_factory
 ) -> None:
@@ -76,6 +79,7 @@ def test_sigterm_under_load_finishes_every_accepted_request(
     assert server.process.wait(timeout=60) == 0, server.output()
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 def test_broken_artifact_keeps_process_up_and_not_ready(
     cookies, environments, server_factory
 ) -> None:
@@ -98,6 +102,7 @@ def test_broken_artifact_keeps_process_up_and_not_ready(
     assert server.stop() == 0
 
 
+@pytest.mark.xdist_group("other")  # shares that library's environment
 def test_api_token_guards_v1_routes_only(cookies, environments, server_factory) -> None:
     """With API_TOKEN set, /v1/ needs the bearer token; health and metrics do not."""
     service, python = slow_service(cookies, environments)

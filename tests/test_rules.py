@@ -108,6 +108,7 @@ def firings(server) -> dict[str, float]:
     }
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 @pytest.mark.slow
 def test_rules_change_answers_count_and_log(
     cookies,
@@ -171,6 +172,7 @@ def test_rules_change_answers_count_and_log(
     assert '"rule failed"' in first.output(tail=0)  # logged, with the rule's name
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 @pytest.mark.slow
 def test_fast_conditions_agree_with_rule_engine(cookies, environments) -> None:
     """Conditions compiled to closures give rule-engine's results, errors included."""
@@ -190,6 +192,7 @@ def test_fast_conditions_agree_with_rule_engine(cookies, environments) -> None:
     assert all(not differ for _, _, differ in results), results
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 @pytest.mark.parametrize("kind", BAD_RULES)
 def test_bad_rules_file_stops_the_start(
     cookies, environments, tmp_path: Path, kind: str

@@ -232,6 +232,7 @@ def test_slow_or_failing_predict_keeps_the_worker_answering(
     assert server.stop() == 0, server.output()
 
 
+@pytest.mark.xdist_group("other")  # shares that library's environment
 def test_full_queue_answers_503_and_a_bad_instance_fails_alone(
     cookies, environments, server_factory
 ) -> None:
@@ -262,6 +263,7 @@ def test_full_queue_answers_503_and_a_bad_instance_fails_alone(
     assert server.stop() == 0, server.output()
 
 
+@pytest.mark.xdist_group("other")  # shares that library's environment
 def test_generated_load_test_reports_and_fails_on_missed_budget(
     cookies, environments, server_factory
 ) -> None:

@@ -171,6 +171,7 @@ def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 @pytest.mark.slow
 def test_validation_against_a_live_service(
     cookies, environments, server_factory, chat, tmp_path: Path
@@ -312,6 +313,7 @@ def test_validation_against_a_live_service(
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
 @pytest.mark.slow
 def test_readiness_requires_a_passing_parity_canary(
     cookies, environments, server_factory
