@@ -130,6 +130,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     async def readyz(request: Request) -> HTTPResponse:
         if not runtime.ready:
             raise _not_ready(runtime, status=503)
+        if not metrics.every_worker_ready():  # the probe must not pass on one worker
+            raise ServiceError(503, "not_ready", "other workers are still loading")
         return raw(
             orjson.dumps({"status": "ready", "model_version": runtime.version}),
             content_type=JSON,

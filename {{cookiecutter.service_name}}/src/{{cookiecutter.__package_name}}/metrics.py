@@ -85,6 +85,16 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+def every_worker_ready() -> bool:
+    """Whether every live worker has its model ready (model_ready's minimum is 1)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return True
+    for family in multiprocess.MultiProcessCollector(None).collect():
+        if family.name == MODEL_READY._name:
+            return all(sample.value >= 1 for sample in family.samples)
+    return False
+
+
 def worker_stopped(pid: int) -> None:
     """Drop a stopped worker's live gauges (in-flight, ready) from the sums."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

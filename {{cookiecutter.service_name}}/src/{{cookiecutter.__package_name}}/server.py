@@ -78,6 +78,7 @@ def main() -> None:
     # Set before prometheus_client is imported here or in any worker process.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder(settings))
 
+    from prometheus_client.multiprocess import mark_process_dead
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
@@ -86,6 +87,9 @@ def main() -> None:
     _harden_worker_manager()
     loader = AppLoader(factory=partial(create_app, settings=settings))
     app = loader.load()
+    # Importing the app made this process's own live gauges (in-flight 0, not ready):
+    # it serves nothing, so drop them from the workers' sums and minimums.
+    mark_process_dead(os.getpid())
     app.prepare(
         host=settings.host,
         port=settings.port,
