@@ -91,6 +91,7 @@ COMMON_FILES = {
     "deploy/base/settings.env",
     "deploy/overlays/production/kustomization.yaml",
     "deploy/overlays/staging/kustomization.yaml",
+    "deploy/rules-patch.yaml",
     "wheels/.gitignore",
 }
 NOT_FOR: dict[str, set[str]] = {}  # files some libraries do not get

@@ -119,6 +119,19 @@ class Server:
         return Path(self.log.name).read_text(encoding="utf-8")[-tail:]
 
 
+def predict_count(server: Server) -> float:
+    """The 200 answers of /v1/predict, as /metrics sums them over the workers."""
+    families = text_string_to_metric_families(server.request("/metrics")[2].decode())
+    return sum(
+        s.value
+        for f in families
+        if f.name.endswith("_http_requests")
+        for s in f.samples
+        if s.name.endswith("_total")
+        and (s.labels["route"], s.labels["status"]) == ("/v1/predict", "200")
+    )
+
+
 def trained_service(cookies, environments, library: str) -> tuple[Path, Path]:
     """Render, train the example model into artifacts/, and fill in predict()."""
     service = bake(cookies, ml_library=library)
@@ -171,15 +184,11 @@ def test_real_model_is_served_as_trained(
         assert headers["X-Request-ID"]
         assert close(json.loads(body), want), (instance, body, want)
 
-    families = text_string_to_metric_families(server.request("/metrics")[2].decode())
-    counted = {
-        (s.labels["route"], s.labels["status"]): s.value
-        for f in families
-        if f.name.endswith("_http_requests")
-        for s in f.samples
-        if s.name.endswith("_total")
-    }
-    assert counted[("/v1/predict", "200")] == REQUESTS
+    # Workers write their counts right after their last response: poll briefly.
+    deadline = time.monotonic() + 10
+    while (counted := predict_count(server)) < REQUESTS and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert counted == REQUESTS
     assert server.stop() == 0, server.output()
     lines = [json.loads(line) for line in server.output(tail=0).splitlines() if line]
     logged = [x for x in lines if x.get("route") == "/v1/predict"]

@@ -19,16 +19,17 @@ class Input(BaseModel):
     """One patient: one field per feature the model was trained on."""
 
     # ---- REPLACE with your model's features ----
+    # Bounds reject nonsense before it reaches the model (a 422 naming the field).
     age: float = Field(ge=0, le=120, description="Age in years.")
     sex: int = Field(ge=1, le=2, description="Sex, coded 1 or 2.")
-    bmi: float = Field(gt=0, description="Body mass index.")
-    bp: float = Field(gt=0, description="Average blood pressure.")
-    s1: float = Field(description="Total serum cholesterol.")
-    s2: float = Field(description="Low-density lipoproteins.")
-    s3: float = Field(description="High-density lipoproteins.")
-    s4: float = Field(description="Total cholesterol / HDL.")
-    s5: float = Field(description="Log of serum triglycerides.")
-    s6: float = Field(description="Blood sugar level.")
+    bmi: float = Field(gt=0, le=100, description="Body mass index.")
+    bp: float = Field(gt=0, le=300, description="Average blood pressure.")
+    s1: float = Field(ge=0, le=1000, description="Total serum cholesterol.")
+    s2: float = Field(ge=0, le=1000, description="Low-density lipoproteins.")
+    s3: float = Field(ge=0, le=1000, description="High-density lipoproteins.")
+    s4: float = Field(ge=0, le=1000, description="Total cholesterol / HDL.")
+    s5: float = Field(ge=0, le=1000, description="Log of serum triglycerides.")
+    s6: float = Field(ge=0, le=1000, description="Blood sugar level.")
     # ---- END REPLACE ----
 
     model_config = {

@@ -19,10 +19,11 @@ class Input(BaseModel):
     """One instance to score: one field per feature the model was trained on."""
 
     # ---- REPLACE with your model's features ----
-    sepal_length: float = Field(gt=0, description="Sepal length (cm).")
-    sepal_width: float = Field(gt=0, description="Sepal width (cm).")
-    petal_length: float = Field(gt=0, description="Petal length (cm).")
-    petal_width: float = Field(gt=0, description="Petal width (cm).")
+    # Bounds reject nonsense before it reaches the model (a 422 naming the field).
+    sepal_length: float = Field(gt=0, le=100, description="Sepal length (cm).")
+    sepal_width: float = Field(gt=0, le=100, description="Sepal width (cm).")
+    petal_length: float = Field(gt=0, le=100, description="Petal length (cm).")
+    petal_width: float = Field(gt=0, le=100, description="Petal width (cm).")
     # ---- END REPLACE ----
 
     model_config = {

@@ -38,6 +38,8 @@ COMPARE = {
 def data_type(annotation: object) -> rule_engine.DataType:
     """The rule-engine type of a pydantic field, for checks at start (or UNDEFINED)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:  # Annotated[float, Field(ge=0)]: the float
+        return data_type(args[0])
     simple = {bool: D.BOOLEAN, int: D.FLOAT, float: D.FLOAT, str: D.STRING}
     if annotation in simple:
         return simple[annotation]
