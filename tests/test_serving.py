@@ -95,11 +95,10 @@ class Server:
     def wait_ready(self) -> None:
         """Every worker has loaded and warmed up its model, and /readyz says so."""
         deadline = time.monotonic() + 180
-        while self.ready_workers() < self.workers:
+        while self.ready_workers() < self.workers or self.request("/readyz")[0] != 200:
             assert self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, f"not ready in time:\n{self.output()}"
             time.sleep(0.1)
-        assert self.request("/readyz")[0] == 200
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)

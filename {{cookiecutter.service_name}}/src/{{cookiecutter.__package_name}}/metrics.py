@@ -1,6 +1,7 @@
 """Prometheus metrics, summed over every worker process."""
 
 import os
+import struct
 from bisect import bisect_left
 
 from prometheus_client import (
@@ -82,14 +83,21 @@ def render() -> tuple[bytes, str]:
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    try:
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    except (OSError, ValueError, struct.error):  # a dead worker's file just went
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 def every_worker_ready() -> bool:
     """Whether every live worker has its model ready (model_ready's minimum is 1)."""
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         return True
-    for family in multiprocess.MultiProcessCollector(None).collect():
+    try:
+        families = list(multiprocess.MultiProcessCollector(None).collect())
+    except (OSError, ValueError, struct.error):  # a file vanished or is being made
+        return False  # (a restart under way): ask again at the next probe
+    for family in families:
         if family.name == MODEL_READY._name:
             return all(sample.value >= 1 for sample in family.samples)
     return False
