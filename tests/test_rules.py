@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,7 @@ def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
 
 
 def firings(server) -> dict[str, float]:
+    time.sleep(0.3)  # each worker writes its counts just after its last response
     text = server.request("/metrics")[2].decode()
     return {
         s.labels["rule"]: s.value

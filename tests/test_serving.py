@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -88,7 +89,11 @@ class Server:
         """
         ready = 0
         for path in self.metrics.glob("gauge_livemin_*.db"):
-            for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            try:
+                values = MmapedDict.read_all_values_from_file(str(path))
+            except (OSError, ValueError, struct.error):  # being made or removed
+                continue
+            for key, value, *_ in values:
                 ready += json.loads(key)[1].endswith("_model_ready") and value == 1
         return ready
 

@@ -266,6 +266,7 @@ def test_validation_against_a_live_service(
         list(pool.map(lambda x: server.request("/v1/predict", x), inputs * 4))
     for bad in ({"features": [1.0]}, {"instances": [{"features": []}]}):
         assert server.request("/v1/predict", bad)[0] == 422
+    time.sleep(0.5)  # each worker writes its counts just after its last response
     metrics = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for f in text_string_to_metric_families(server.request("/metrics")[2].decode())

@@ -1,5 +1,7 @@
 """GET /metrics: Prometheus text, summed over the worker processes."""
 
+import time
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,6 +25,9 @@ def test_metrics_count_requests_of_every_worker(client: httpx.Client) -> None:
     before = healthz_count(client)
     for _ in range(20):
         client.get("/healthz")
+    deadline = time.monotonic() + 5  # workers write counts just after responding
+    while healthz_count(client) - before < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert healthz_count(client) - before == 20
 
 
