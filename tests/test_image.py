@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import BY_LIBRARY, run, service_env
-from test_serving import IN_PROCESS, close, example, trained_service
+from conftest import BY_LIBRARY, run
+from test_serving import close, example, in_process, trained_service
 
 ENGINE = os.environ.get("CONTAINER_ENGINE", "docker")
 GRACE = 25  # GRACEFUL_SHUTDOWN_TIMEOUT's default, in seconds
@@ -136,20 +136,6 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
         subprocess.run([docker, "rm", "-f", name], capture_output=True)
         subprocess.run([docker, "rmi", f"{image}:test"], capture_output=True)
         subprocess.run([docker, "rmi", f"{image}:0.1.0"], capture_output=True)
-
-
-def in_process(python: Path, service: Path, inputs: list[dict]) -> list:
-    script = IN_PROCESS.format(package=service.name.replace("-", "_"))
-    done = subprocess.run(
-        [str(python), "-c", script],
-        cwd=service,
-        input=json.dumps(inputs),
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **service_env(service)},
-    )
-    return json.loads(done.stdout)
 
 
 def inspect(docker: str, name: str, template: str) -> str:

@@ -10,12 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import bake, service_env
 from prometheus_client.parser import text_string_to_metric_families
-from test_serving import (
-    IN_PROCESS,
-    close,
-    example,
-    trained_service,
-)
+from test_serving import close, example, in_process, trained_service
 
 LIBRARY = "scikit-learn"
 RULES = """
@@ -81,21 +76,6 @@ CONDITIONS = [  # (condition, compiled to a closure) over iris's Input and Outpu
     ("features[0] + features[1] > 8", False),  # arithmetic: rule-engine runs it
     ("label.length > 6", False),  # attributes: rule-engine runs it
 ]
-
-
-def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
-    """What the model answers for these inputs without the service (and its rules)."""
-    script = IN_PROCESS.format(package=service.name.replace("-", "_"))
-    done = subprocess.run(
-        [str(python), "-c", script],
-        cwd=service,
-        input=json.dumps(inputs),
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **service_env(service)},
-    )
-    return json.loads(done.stdout)
 
 
 def firings(server) -> dict[str, float]:

@@ -123,6 +123,21 @@ class Server:
         return Path(self.log.name).read_text(encoding="utf-8")[-tail:]
 
 
+def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
+    """What the model answers for these inputs in-process, without the service."""
+    script = IN_PROCESS.format(package=service.name.replace("-", "_"))
+    done = subprocess.run(
+        [str(python), "-c", script],
+        cwd=service,
+        input=json.dumps(inputs),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **service_env(service)},
+    )
+    return json.loads(done.stdout)
+
+
 def predict_count(server: Server) -> float:
     """The 200 answers of /v1/predict, as /metrics sums them over the workers."""
     families = text_string_to_metric_families(server.request("/metrics")[2].decode())
@@ -164,18 +179,7 @@ def test_real_model_is_served_as_trained(
     assert "is not implemented yet" not in output, output  # predict tests ran
 
     inputs = example(library).inputs(REQUESTS)
-    script = IN_PROCESS.format(package=service.name.replace("-", "_"))
-    expected = json.loads(
-        subprocess.run(
-            [str(python), "-c", script],
-            cwd=service,
-            input=json.dumps(inputs),
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, **service_env(service)},
-        ).stdout
-    )
+    expected = in_process(python, service, inputs)
 
     server = server_factory(python, service)
     server.wait_ready()

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import LIBRARIES, bake, run, service_env
 from prometheus_client.parser import text_string_to_metric_families
-from test_serving import IN_PROCESS, example, trained_service
+from test_serving import example, in_process, trained_service
 
 KINDS = {"equals", "one_of", "approx", "top_k", "rank_of", "matches"}
 LIBRARY = "scikit-learn"  # the end-to-end library; the others get the cheap checks
@@ -155,20 +155,6 @@ def golden_cases(inputs: list[dict], outputs: list[dict]) -> list[dict]:
             }
         )
     return made
-
-
-def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
-    script = IN_PROCESS.format(package=service.name.replace("-", "_"))
-    done = subprocess.run(
-        [str(python), "-c", script],
-        cwd=service,
-        input=json.dumps(inputs),
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **service_env(service)},
-    )
-    return json.loads(done.stdout)
 
 
 @pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
