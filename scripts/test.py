@@ -4,8 +4,11 @@ python3 scripts/test.py [pytest arguments]
 
 Two pytest-xdist workers by default (one per core); each library's tests stay on one
 worker, so its virtual environment is made once. `-n 0` runs everything in one process.
+Where no Docker engine answers, ../shared/containers/engine.sh (when present) provides
+a Docker-compatible one for tests/test_image.py; without either those tests skip.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +18,28 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ENGINE = ROOT.parent / "shared" / "containers" / "engine.sh"
+
+
+def container_engine() -> dict[str, str]:
+    """DOCKER_HOST and friends for a local engine, when none answers and one can."""
+    answers = (
+        shutil.which("docker")
+        and subprocess.run(
+            ["docker", "info"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    if answers or not ENGINE.is_file():
+        return {}
+    # From /, so the engine's service never runs in a folder that goes away; into a
+    # file, since the service it leaves running keeps that descriptor open.
+    with tempfile.TemporaryFile("w+") as exports:
+        subprocess.run(["bash", str(ENGINE)], cwd="/", stdout=exports, check=True)
+        exports.seek(0)
+        lines = exports.read().splitlines()
+    pairs = (x.removeprefix("export ").split("=", 1) for x in lines if "=" in x)
+    return {key: value.strip("'\"") for key, value in pairs}
 
 
 def main() -> int:
@@ -29,7 +54,8 @@ def main() -> int:
         parallel = ["-n", "2", "--dist", "loadgroup"]
         command = [python, "-m", "pytest", "-p", "no:cacheprovider", *parallel]
         command += sys.argv[1:]
-        return subprocess.run(command, cwd=ROOT).returncode
+        env = {**os.environ, **container_engine()}
+        return subprocess.run(command, cwd=ROOT, env=env).returncode
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
