@@ -9,9 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import bake
-from fill import replace_block
-from test_serving import trained_service
+from test_serving import service_with_predict, trained_service
 
 SLOW = """
 import time
@@ -22,13 +20,7 @@ return [Output(label="ok", score=float(len(item.text))) for item in inputs]
 
 
 def slow_service(cookies, environments) -> tuple[Path, Path]:
-    service = bake(cookies, ml_library="other")
-    model_py = next(service.glob("src/*/model.py"))
-    source = model_py.read_text(encoding="utf-8")
-    model_py.write_text(
-        replace_block(source, "prediction code", SLOW), encoding="utf-8"
-    )
-    return service, environments.python("other")
+    return service_with_predict(cookies, environments, SLOW)
 
 
 def worker_pids(server) -> list[int]:

@@ -138,6 +138,17 @@ def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
     return json.loads(done.stdout)
 
 
+def service_with_predict(cookies, environments, body: str) -> tuple[Path, Path]:
+    """An `other` service whose predict() is `body` (no artifacts needed)."""
+    service = bake(cookies, ml_library="other")
+    model_py = next(service.glob("src/*/model.py"))
+    filled = replace_block(
+        model_py.read_text(encoding="utf-8"), "prediction code", body
+    )
+    model_py.write_text(filled, encoding="utf-8")
+    return service, environments.python("other")
+
+
 def predict_count(server: Server) -> float:
     """The 200 answers of /v1/predict, as /metrics sums them over the workers."""
     families = text_string_to_metric_families(server.request("/metrics")[2].decode())
@@ -222,11 +233,7 @@ def test_slow_or_failing_predict_keeps_the_worker_answering(
     cookies, environments, server_factory
 ) -> None:
     """A slow predict() leaves /healthz answering; a timeout is 504; a bug is 500."""
-    service = bake(cookies, ml_library="other")
-    model_py = next(service.glob("src/*/model.py"))
-    source = model_py.read_text(encoding="utf-8")
-    model_py.write_text(replace_block(source, "prediction code", BEHAVIOUR))
-    python = environments.python("other")
+    service, python = service_with_predict(cookies, environments, BEHAVIOUR)
     server = server_factory(python, service, WORKERS="1", PREDICT_TIMEOUT="2")
     server.wait_ready()
 
@@ -255,11 +262,7 @@ def test_full_queue_answers_503_and_a_bad_instance_fails_alone(
 ) -> None:
     """Past MAX_QUEUE a request gets 503 + Retry-After at once; in a batch that
     fails, only the request with the bad instance gets 500."""
-    service = bake(cookies, ml_library="other")
-    model_py = next(service.glob("src/*/model.py"))
-    source = model_py.read_text(encoding="utf-8")
-    model_py.write_text(replace_block(source, "prediction code", BEHAVIOUR))
-    python = environments.python("other")
+    service, python = service_with_predict(cookies, environments, BEHAVIOUR)
     server = server_factory(python, service, WORKERS="1", MAX_QUEUE="6")
     server.wait_ready()
 
