@@ -38,22 +38,14 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TEMPLATE / "examples"))
-from fill import replace_block  # noqa: E402
+from fill import example, replace_block  # noqa: E402
 
 CLASSES = ["billing", "card_lost", "fraud"]
 INPUT = """
 features: list[float] = Field(min_length=20, max_length=20)
 """
 EXAMPLE = '"examples": [{"features": [5.1, 3.5, 1.4, 0.2]}]'
-PREDICT = """
-classes = [str(c) for c in self.model.classes_]
-rows = self.model.predict_proba([item.features for item in inputs])
-outputs = []
-for row in rows:
-    p = dict(zip(classes, row.tolist(), strict=True))
-    outputs.append(Output(label=max(p, key=p.get), probabilities=p))
-return outputs
-"""
+PREDICT = example("scikit-learn").PREDICT  # the served body, as in the tests
 TRAIN = f"""
 import joblib, sys
 from sklearn.datasets import make_classification
