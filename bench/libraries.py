@@ -16,15 +16,14 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import venv
 from pathlib import Path
+
+import serve
+from serve import sh
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -42,42 +41,15 @@ print(imported - started, time.perf_counter() - imported)
 """
 
 
-def sh(*command: object, cwd: Path | None = None, env: dict | None = None) -> str:
-    done = subprocess.run(
-        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    if done.returncode:
-        sys.exit(f"{' '.join(map(str, command))} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def render(library: str, work: Path) -> Path:
-    from cookiecutter.main import cookiecutter
-
-    config = work / "cookiecutter.yaml"  # keeps replay files out of $HOME
-    config.write_text(f"replay_dir: {work / 'replay'}\ncookiecutters_dir: {work}\n")
-    output = work / library
-    context = {"ml_library": library}
-    cookiecutter(
-        str(ROOT), no_input=True, output_dir=str(output), config_file=str(config),
-        extra_context=context,
-    )  # fmt: skip
-    return output / CHOICES["service_name"]
-
-
 def install(library: str, service: Path, folder: Path) -> tuple[Path, float, int]:
     """A venv with the service alone; returns python, seconds, and its size in MB."""
     started = time.monotonic()
-    venv.EnvBuilder(with_pip=True).create(folder)
-    python = folder / "bin" / "python"
-    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    if preinstall := getattr(example(library), "PREINSTALL", []):
-        sh(*pip, *preinstall)
-    sh(*pip, service)
+    preinstall = getattr(example(library), "PREINSTALL", [])
+    python = serve.install(service, folder, *preinstall)
     seconds = time.monotonic() - started
     megabytes = int(sh("du", "-sm", folder).split()[0])
     if training := getattr(example(library), "TRAINING", []):
-        sh(*pip, *training)  # after the measurement: not part of the service
+        sh(python, *serve.PIP, *training)  # after the measurement: not the service's
     return python, seconds, megabytes
 
 
@@ -86,37 +58,6 @@ def load_time(python: Path, service: Path, env: dict) -> tuple[float, float]:
     script = LOAD_TIME.format(package=package)
     imported, loaded = sh(python, "-c", script, cwd=service, env=env).split()
     return float(imported), float(loaded)
-
-
-def serve(python: Path, service: Path, env: dict) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2"}
-    package = service.name.replace("-", "_")
-    process = subprocess.Popen(
-        [python, "-m", package],
-        cwd=service,
-        env={**env, **settings},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline, streak = time.monotonic() + 180, 0
-    while streak < 10:  # ten 200s in a row: both workers are ready
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"the {service.name} service did not become ready")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            status = request(connection, "/readyz")
-            if status == 501:
-                sys.exit(f"predict() of {service.name} is still the stub")
-            streak = streak + 1 if status == 200 else 0
-        except OSError:
-            streak = 0
-        finally:
-            connection.close()
-        time.sleep(0.05)
-    return process, port
 
 
 def request(connection: http.client.HTTPConnection, path: str, body=None) -> int:
@@ -156,7 +97,7 @@ def load_test(port: int, bodies: list[dict], concurrency: int) -> float:
 
 
 def measure(library: str, work: Path, requests: int, concurrency: int) -> dict:
-    service = render(library, work)
+    service = serve.render(work / library, ml_library=library)
     python, seconds, megabytes = install(library, service, work / f"venv-{library}")
     # Run the filled-in model.py from src/, over the installed copy of the stub.
     source = {"PYTHONPATH": str(service / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -165,14 +106,10 @@ def measure(library: str, work: Path, requests: int, concurrency: int) -> dict:
        cwd=service, env=env)  # fmt: skip
     fill(library, service)
     imported, loaded = load_time(python, service, env)
-    process, port = serve(python, service, env)
-    try:
+    with serve.Server(python, service, PYTHONDONTWRITEBYTECODE="1") as server:
         bodies = example(library).inputs(requests)
-        load_test(port, bodies[: min(200, requests)], concurrency)  # warm the pool
-        rate = load_test(port, bodies, concurrency)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        load_test(server.port, bodies[: min(200, requests)], concurrency)  # warm up
+        rate = load_test(server.port, bodies, concurrency)
     return {
         "library": library,
         "install MB": megabytes,

@@ -18,23 +18,21 @@ python bench/rules.py [--python PY] [--seconds 4] [--rounds 10] [--same]
 
 import argparse
 import asyncio
+import contextlib
 import json
 import operator
 import os
 import random
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import venv
 from pathlib import Path
 
-from cookiecutter.main import cookiecutter
+import serve
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TEMPLATE / "examples"))
@@ -87,18 +85,7 @@ print(min(timeit.repeat(run, number=20, repeat=7)) / (20 * len(pairs)) * 1e6)
 
 def render(folder: Path) -> Path:
     """Render the scikit-learn service, W1-shaped; replay files stay in `folder`."""
-    config = folder / "cookiecutter.yaml"
-    config.write_text(
-        f"cookiecutters_dir: {folder / 'cc'}\nreplay_dir: {folder / 'replay'}\n"
-    )
-    out = cookiecutter(
-        str(TEMPLATE),
-        no_input=True,
-        output_dir=str(folder),
-        config_file=str(config),
-        extra_context={"service_name": "w1-bench", "ml_library": "scikit-learn"},
-    )
-    service = Path(out)
+    service = serve.render(folder, service_name="w1-bench", ml_library="scikit-learn")
     model_py = service / "src/w1_bench/model.py"
     source = replace_block(model_py.read_text(), "REPLACE with your model's", INPUT)
     source = replace_block(source, "REPLACE with your prediction code", PREDICT)
@@ -106,42 +93,6 @@ def render(folder: Path) -> Path:
     model_py.write_text(source.replace(EXAMPLE, f'"examples": [{example}]'))
     (service / "rules-10.yaml").write_text(RULES)
     return service
-
-
-def python_for(service: Path, folder: Path, given: str | None) -> str:
-    if given:
-        return given
-    venv.EnvBuilder(with_pip=True).create(folder / "venv")
-    python = str(folder / "venv/bin/python")
-    subprocess.run([python, "-m", "pip", "install", "-q", str(service)], check=True)
-    return python
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(python: str, service: Path, **env: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    settings = {"PORT": str(port), "WORKERS": "2", **env}
-    process = subprocess.Popen(
-        [python, "-m", "w1_bench"],
-        cwd=service,
-        env={**os.environ, "PYTHONPATH": str(service / "src"), **settings},
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as answer:
-                if answer.status == 200:
-                    return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the service did not get ready in 120 s")
 
 
 async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, int]:
@@ -168,22 +119,14 @@ async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, i
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its descendants (Linux)."""
-    parents, total = {pid}, 0.0
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    changed = True
-    while changed:
-        children = {p for p, (ppid, _) in stats.items() if ppid in parents}
-        changed = not children <= parents
-        parents |= children
-    total = sum(ticks for p, (_, ticks) in stats.items() if p in parents)
-    return total / os.sysconf("SC_CLK_TCK")
+    ticks = 0
+    for each in serve.tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def batch_sizes(port: int) -> tuple[float, float]:
@@ -217,7 +160,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         folder = Path(tmp)
         service = render(folder)
-        python = python_for(service, folder, args.python)
+        python = args.python or serve.install(service, folder / "venv")
         model = str(service / "artifacts/model.joblib")
         subprocess.run([python, "-c", TRAIN, model], check=True)
         apply_us = float(
@@ -233,21 +176,24 @@ def main() -> None:
         rules = {} if args.same else {"RULES_FILE": "rules-10.yaml"}
         b_name = "no rules again" if args.same else "10 rules"
         configs = {"no rules": {}, b_name: rules}
-        servers = {name: start(python, service, **env) for name, env in configs.items()}
-        try:
+        with contextlib.ExitStack() as stack:
+            servers = {
+                name: stack.enter_context(serve.Server(python, service, **env))
+                for name, env in configs.items()
+            }
             bodies = requests()
-            for port in (port for _, port in servers.values()):  # warm both up
-                asyncio.run(load(port, 2, bodies))
+            for server in servers.values():  # warm both up
+                asyncio.run(load(server.port, 2, bodies))
             rates: dict[str, list[float]] = {name: [] for name in configs}
             cpu: dict[str, list[float]] = {name: [] for name in configs}
             sizes: dict[str, list[float]] = {name: [] for name in configs}
             for round_ in range(args.rounds):
                 order = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
                 for name in order:
-                    process, port = servers[name]
-                    before, batches = cpu_seconds(process.pid), batch_sizes(port)
+                    pid, port = servers[name].process.pid, servers[name].port
+                    before, batches = cpu_seconds(pid), batch_sizes(port)
                     rate, bad = asyncio.run(load(port, args.seconds, bodies))
-                    used = cpu_seconds(process.pid) - before
+                    used = cpu_seconds(pid) - before
                     rows, calls = map(operator.sub, batch_sizes(port), batches)
                     sizes[name].append(rows / calls)
                     assert bad == 0, f"{bad} requests failed ({name})"
@@ -261,10 +207,6 @@ def main() -> None:
                     f"batch {sizes['no rules'][-1]:.1f} vs {sizes[b_name][-1]:.1f}",
                     flush=True,
                 )
-        finally:
-            for process, _ in servers.values():
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
     ratios = [r / b for b, r in zip(*rates.values(), strict=True)]
     loss = 100 * (1 - statistics.median(ratios))
     spread = f"{100 * (1 - max(ratios)):+.1f} to {100 * (1 - min(ratios)):+.1f}"

@@ -9,8 +9,6 @@ one). The cases are the answers the service gives to its example input, varied.
 
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,6 +16,9 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from serve import Server  # noqa: E402
 
 RUNS = 5
 
@@ -39,28 +40,8 @@ def expectation(field: str, value: object) -> dict:
 def main(service: Path, python: str, count: int) -> int:
     package = service.name.replace("-", "_")
     env = {**os.environ, "PYTHONPATH": str(service / "src")}
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    settings = {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2"}
-    server = subprocess.Popen(
-        [python, "-m", package],
-        cwd=service,
-        env={**env, **settings},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit("the service did not become ready")
-                time.sleep(0.2)
+    with Server(python, service, workers=2) as server:
+        url = server.url
         with urllib.request.urlopen(f"{url}/v1/model", timeout=10) as answer:
             example = json.load(answer)["input_schema"]["examples"][0]
         output = post(f"{url}/v1/predict", example)
@@ -95,9 +76,6 @@ def main(service: Path, python: str, count: int) -> int:
             f" {statistics.median(seconds):.2f} s, min {min(seconds):.2f} s,"
             f" max {max(seconds):.2f} s"
         )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
     return 0
 
 
