@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,8 +25,10 @@ import urllib.request
 import venv
 from pathlib import Path
 
+import serve
+from serve import free_port
+
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 PEERS = BENCH / "peers"
 TORCH = "torch==2.13.0"  # always first into a venv, from the local CPU build
@@ -75,28 +76,14 @@ def environment(name: str) -> Path:
     return python
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def render(python: Path, workload: str) -> Path:
     """Render the template for a workload and put its model.py and artifacts in."""
     out = RESULTS / "services" / workload
     shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    config = out / "cookiecutter.yaml"  # keeps replay files out of $HOME
-    config.write_text(f"replay_dir: {out / 'replay'}\ncookiecutters_dir: {out}\n")
     library = "scikit-learn" if workload == "w1" else "torch"
-    context = {"service_name": f"bench-{workload}", "ml_library": library}
-    script = (
-        "import json, sys; from cookiecutter.main import cookiecutter; "
-        "cookiecutter(sys.argv[1], no_input=True, output_dir=sys.argv[2], "
-        "config_file=sys.argv[3], extra_context=json.loads(sys.argv[4]))"
+    service = serve.render(
+        out, python, service_name=f"bench-{workload}", ml_library=library
     )
-    sh(python, "-c", script, ROOT, out, config, json.dumps(context))
-    service = out / f"bench-{workload}"
     package = service / "src" / f"bench_{workload}"
     shutil.copy(BENCH / "models" / f"{workload}_model.py", package / "model.py")
     return service
@@ -236,23 +223,7 @@ class Server:
     def rss_mb(self) -> tuple[float, float]:
         """Resident memory of the process tree (server, workers, helpers) and of
         its largest process (the worker)."""
-        children: dict[int, list[int]] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        sizes, todo = [], [self.process.pid]
-        while todo:
-            pid = todo.pop()
-            todo += children.get(pid, [])
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            match = re.search(r"VmRSS:\s+(\d+) kB", status)
-            sizes.append(int(match.group(1)) / 1024 if match else 0)
+        sizes = [serve.rss_mb(pid) for pid in serve.tree(self.process.pid)]
         return sum(sizes), max(sizes)
 
     def stop(self) -> None:
@@ -288,8 +259,8 @@ def check_answers(server: Server, expected: list) -> None:
             raise RuntimeError(f"{server.name}: wrong answer {status} {answer[:300]!r}")
 
 
-def lua_script(workload: str, bodies: list[dict]) -> Path:
-    path = RESULTS / f"{workload}.lua"
+def lua_script(path: Path, bodies: list[dict], more: str = "") -> Path:
+    """A wrk script that posts `bodies` in turn to /v1/predict; `more` Lua after."""
     items = ",\n".join(f"  [[{json.dumps(b)}]]" for b in bodies)
     path.write_text(
         f"local bodies = {{\n{items}\n}}\n"
@@ -298,7 +269,7 @@ def lua_script(workload: str, bodies: list[dict]) -> Path:
         "request = function()\n"
         "  i = i % #bodies + 1\n"
         '  return wrk.format("POST", "/v1/predict", headers, bodies[i])\n'
-        "end\n"
+        "end\n" + more
     )
     return path
 
@@ -366,7 +337,7 @@ def bench_workload(workload: str, python: Path, args) -> dict:
             ARTIFACTS=str(RESULTS / "artifacts" / workload),
         )
     )
-    script = lua_script(workload, [body for body, _ in expected])
+    script = lua_script(RESULTS / f"{workload}.lua", [body for body, _ in expected])
     results = {}
     runs = [("service", 1, "0", "1")]
     runs += [(peer, 1, "0", "1") for peer in args.peers]
