@@ -40,7 +40,10 @@ def expectation(field: str, value: object) -> dict:
 def main(service: Path, python: str, count: int) -> int:
     package = service.name.replace("-", "_")
     env = {**os.environ, "PYTHONPATH": str(service / "src")}
-    with Server(python, service, workers=2) as server:
+    with (
+        Server(python, service, workers=2) as server,
+        tempfile.TemporaryDirectory(prefix="bench-validate-") as folder,
+    ):
         url = server.url
         with urllib.request.urlopen(f"{url}/v1/model", timeout=10) as answer:
             example = json.load(answer)["input_schema"]["examples"][0]
@@ -53,14 +56,14 @@ def main(service: Path, python: str, count: int) -> int:
             }
             for i in range(count)
         ]
-        folder = Path(tempfile.mkdtemp(prefix="bench-validate-"))
-        (folder / "cases.yaml").write_text(json.dumps({"cases": cases}))  # JSON is YAML
+        cases_file = Path(folder) / "cases.yaml"
+        cases_file.write_text(json.dumps({"cases": cases}))  # JSON is YAML
         command = [python, "-m", f"{package}.validate", url, "--cases"]
         seconds = []
         for _ in range(RUNS):
             started = time.perf_counter()
             done = subprocess.run(
-                [*command, str(folder / "cases.yaml")],
+                [*command, str(cases_file)],
                 cwd=service,
                 env=env,
                 capture_output=True,
