@@ -14,7 +14,7 @@ PREDICT = """
 outputs = []
 for item in inputs:
     words = item.text.lower().split()
-    share = sum(word in self.positive for word in words) / len(words)
+    share = sum(word in self.positive for word in words) / max(len(words), 1)
     label = "positive" if share > 0 else "negative"
     outputs.append(Output(label=label, score=round(max(share, 1 - share), 6)))
 return outputs
