@@ -1,6 +1,42 @@
 """Every failure answers with the JSON error envelope and the right status."""
 
+import json
+
 import httpx
+import pytest
+
+from {{ cookiecutter.__package_name }}.runtime import example_input
+from {{ cookiecutter.__package_name }}.settings import Settings
+
+EXAMPLE = example_input().model_dump(mode="json")
+TOO_MANY = Settings().max_instances + 1
+HOSTILE = {  # bodies other services send by mistake, or attackers on purpose
+    "not JSON": b"features=1&label=2",
+    "not UTF-8": b"\xff\xfe\x00",
+    "empty": b"",
+    "null": b"null",
+    "a list": b"[]",
+    "a string": b'"text"',
+    "NaN": b'{"instances": [NaN]}',
+    "Infinity": b'{"instances": [-Infinity]}',
+    "a number too big for a double": b'{"instances": [1e999]}',
+    "an integer of 400 digits": b'{"instances": [1' + b"0" * 400 + b"]}",
+    "arrays nested 100000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "instances nested 500 deep": b'{"instances": ' + b"[" * 500 + b"]" * 500 + b"}",
+    "empty instances": b'{"instances": []}',
+    "instances not a list": b'{"instances": {}}',
+    "instances of null": b'{"instances": [null]}',
+    "more instances than MAX_INSTANCES": json.dumps(
+        {"instances": [EXAMPLE] * TOO_MANY}
+    ).encode(),
+    "the example with a key beside instances": json.dumps(
+        {"instances": [EXAMPLE], "extra": 1}
+    ).encode(),
+    "the example with every value of another type": json.dumps(
+        {k: 12345 if isinstance(v, str) else str(v) for k, v in EXAMPLE.items()}
+    ).encode(),
+    "the example with every value null": json.dumps(dict.fromkeys(EXAMPLE)).encode(),
+}
 
 
 def assert_envelope(answer: httpx.Response, status: int, code: str) -> dict:
@@ -36,6 +72,18 @@ def test_body_too_large_answers_413(client: httpx.Client) -> None:
     """A body over MAX_BODY_BYTES is refused before it is parsed."""
     answer = client.post("/v1/predict", content=b" " * 2_000_000, headers=JSON)
     assert_envelope(answer, 413, "body_too_large")
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_bodies_answer_4xx_with_the_envelope(
+    client: httpx.Client, name: str
+) -> None:
+    """Malformed, huge, nested or wrong-shaped bodies: 400 or 422, never a 5xx."""
+    answer = client.post("/v1/predict", content=HOSTILE[name], headers=JSON)
+    assert answer.status_code in (400, 422), answer.text
+    code = "malformed_json" if answer.status_code == 400 else "invalid_input"
+    assert_envelope(answer, answer.status_code, code)
+    assert client.get("/healthz").status_code == 200
 
 
 def test_unknown_route_answers_404(client: httpx.Client) -> None:

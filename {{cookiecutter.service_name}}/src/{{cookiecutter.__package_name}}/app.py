@@ -8,13 +8,14 @@ import os
 import re
 from importlib import metadata
 from time import perf_counter
+from typing import Any
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 from sanic import HTTPResponse, Request, Sanic
 from sanic.response import raw
 
-from . import errors, logs, metrics, monitoring, openapi, rules
+from . import cors, errors, logs, metrics, monitoring, openapi, rules
 from .batching import Batcher, QueueFull
 from .config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
 from .deferred import Deferred
@@ -60,6 +61,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     openapi_doc = orjson.dumps(openapi.document(description, answer))
 
     deferred = Deferred()
+    guarded = _guarded_routes(settings)
     id_prefix, id_counter = os.urandom(8).hex(), itertools.count()
 
     def new_id() -> str:
@@ -93,8 +95,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         request.ctx.started = perf_counter()
         request.ctx.instances = 0
         deferred.started()
-        if settings.api_token and request.path.startswith("/v1/"):
-            _check_token(request, settings.api_token)
+        if guarded and request.path.startswith(guarded) and request.method != "OPTIONS":
+            _check_token(request, settings.api_token)  # (a CORS preflight has none)
 
     @app.on_response
     async def finish(request: Request, response: HTTPResponse) -> None:
@@ -130,7 +132,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     async def readyz(request: Request) -> HTTPResponse:
         if not runtime.ready:
             raise _not_ready(runtime, status=503)
-        if not metrics.every_worker_ready():  # the probe must not pass on one worker
+        if not metrics.every_worker_ready(settings.workers):  # not on one of them
             raise ServiceError(503, "not_ready", "other workers are still loading")
         return raw(
             orjson.dumps({"status": "ready", "model_version": runtime.version}),
@@ -194,6 +196,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             )
         return raw(body, content_type=JSON)
 
+    cors.add(app, settings.cors_origins)
     return app
 
 
@@ -225,6 +228,18 @@ def _apply_rules(
     return answers
 
 
+def _guarded_routes(settings: Settings) -> tuple[str, ...]:
+    """The path prefixes that need API_TOKEN (none when it is not set)."""
+    if not settings.api_token:
+        return ()
+    guarded = ("/v1/", "/openapi.json")
+    if settings.api_token_metrics:
+        guarded += ("/metrics",)
+    if settings.api_token_health:
+        guarded += ("/healthz", "/readyz")
+    return guarded
+
+
 def _check_token(request: Request, token: str) -> None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -249,22 +264,21 @@ def _parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
             400, "malformed_json", f"the body is not valid JSON: {error}"
         ) from None
     batched = isinstance(payload, dict) and list(payload) == ["instances"]
+    instances = payload["instances"] if batched else None
+    if isinstance(instances, list) and not 1 <= len(instances) <= max_instances:
+        message = f"send 1 to {max_instances} instances"
+        details = [{"field": "instances", "message": message}]
+        raise ServiceError(
+            422, "invalid_input", "the body does not fit the schema", details
+        )
     try:  # strict JSON validation: "1.5" is no float, true is no number
-        if not batched:
-            return [Input.model_validate_json(body, strict=True)], False
-        instances = payload["instances"]
-        if isinstance(instances, list) and not 1 <= len(instances) <= max_instances:
-            details = [
-                {
-                    "field": "instances",
-                    "message": f"send 1 to {max_instances} instances",
-                }
-            ]
-            raise ServiceError(
-                422, "invalid_input", "the body does not fit the schema", details
-            )
-        return Batch.model_validate_json(body, strict=True).instances, True
+        return _validate(body, batched), batched
     except ValidationError as error:
+        if _integral_floats_to_ints(payload, error):  # 2.0 for an int field
+            try:
+                return _validate(orjson.dumps(payload), batched), batched
+            except ValidationError as second:
+                error = second
         details = [
             {
                 "field": ".".join(str(part) for part in e["loc"]) or "(body)",
@@ -277,6 +291,32 @@ def _parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
         raise ServiceError(
             422, "invalid_input", "the body does not fit the schema", details
         ) from None
+
+
+def _validate(body: bytes, batched: bool) -> list[Input]:
+    if batched:
+        return Batch.model_validate_json(body, strict=True).instances
+    return [Input.model_validate_json(body, strict=True)]
+
+
+def _integral_floats_to_ints(payload: Any, error: ValidationError) -> bool:
+    """JSON Schema counts 2.0 as an integer, strict pydantic does not: turn the
+    floats it refused for int fields into ints in payload; True if any changed."""
+    changed = False
+    for problem in error.errors(include_url=False):
+        value = problem.get("input")
+        if problem["type"] != "int_type" or not isinstance(value, float):
+            continue
+        *path, last = problem["loc"]
+        try:
+            parent = payload
+            for key in path:
+                parent = parent[key]
+            if value.is_integer() and parent[last] == value:
+                parent[last], changed = int(value), True
+        except (KeyError, IndexError, TypeError):  # loc names a union member, say
+            continue
+    return changed
 
 
 async def _predict(

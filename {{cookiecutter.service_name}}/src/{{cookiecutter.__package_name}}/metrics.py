@@ -3,6 +3,7 @@
 import os
 import struct
 from bisect import bisect_left
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -89,10 +90,14 @@ def render() -> tuple[bytes, str]:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def every_worker_ready() -> bool:
-    """Whether every live worker has its model ready (model_ready's minimum is 1)."""
-    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+def every_worker_ready(workers: int) -> bool:
+    """Whether all `workers` workers are up with their model ready: as many live
+    model_ready files (one each) and a minimum of 1 over them."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
         return True
+    if len(list(Path(folder).glob("gauge_livemin_*.db"))) < workers:
+        return False  # a worker has not started yet (or is being replaced)
     try:
         families = list(multiprocess.MultiProcessCollector(None).collect())
     except (OSError, ValueError, struct.error):  # a file vanished or is being made

@@ -3,7 +3,6 @@
 import hashlib
 import logging
 import math
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -45,9 +44,9 @@ def artifact_digest(folder: Path) -> str:
 
 
 def _safe(error: BaseException) -> str:
-    """An error as text for callers: its type and message, without local paths."""
-    text = f"{type(error).__name__}: {error}"
-    return text.replace(os.getcwd() + os.sep, "")
+    """An error as callers may see it: its type only (messages can hold paths or
+    library versions); the log has the whole error."""
+    return f"{type(error).__name__} (the service log has the details)"
 
 
 class Runtime:

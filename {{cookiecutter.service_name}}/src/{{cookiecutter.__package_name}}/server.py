@@ -5,8 +5,13 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from functools import partial
 from pathlib import Path
+
+from sanic.exceptions import RequestTimeout
+from sanic.http import Stage
+from sanic.server.protocols.http_protocol import HttpProtocol
 
 from . import rules
 from .config import PACKAGE_NAME
@@ -68,6 +73,29 @@ def _harden_worker_manager() -> None:
     WorkerManager._sync_states = sync_states
 
 
+class Protocol(HttpProtocol):
+    """Sanic's HTTP protocol, with REQUEST_TIMEOUT covering the body as well.
+
+    Sanic cuts off a client that pauses longer than REQUEST_TIMEOUT while sending
+    headers (408), but once the headers are in, a client that stalls mid-body holds
+    its connection until RESPONSE_TIMEOUT. Here a stalled body gets the same 408.
+    """
+
+    def check_timeouts(self) -> None:
+        http = self._http
+        if (
+            http is not None
+            and http.stage is Stage.HANDLER
+            and http.request_body  # the body is still arriving
+            and time.monotonic() - self._time > self.request_timeout
+        ):
+            http.exception = RequestTimeout("the request body stalled")
+            http.request_body = None  # answer 408 and close, not wait for the rest
+            self._task.cancel()
+            return
+        super().check_timeouts()
+
+
 def main() -> None:
     """Entry point of `python -m <package>` and of the container."""
     try:
@@ -94,6 +122,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        protocol=Protocol,
         access_log=False,
         motd=False,
     )

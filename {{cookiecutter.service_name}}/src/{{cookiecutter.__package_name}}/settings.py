@@ -2,12 +2,14 @@
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # as browsers send it
 
 
 class SettingsError(ValueError):
@@ -41,18 +43,29 @@ class Settings:
     max_instances: int = _setting(1000, low=1, high=1_000_000)  # per request
     predict_timeout: float = _setting(30.0, low=0.001, high=3600)  # seconds, then 504
     max_body_bytes: int = _setting(1_048_576, low=1024, high=1 << 30)  # then 413
-    request_timeout: float = _setting(60.0, low=1, high=3600)  # to receive a request
-    keep_alive_timeout: float = _setting(75.0, low=0, high=3600)
+    request_timeout: float = _setting(10.0, low=1, high=3600)  # pause while sending
+    keep_alive_timeout: float = _setting(75.0, low=0, high=3600)  # > LB's 60 s
     graceful_shutdown_timeout: float = _setting(25.0, low=0, high=3600)  # on SIGTERM
     log_level: str = _setting("INFO", choices=LOG_LEVELS)
     prediction_log_rate: float = _setting(0.0, low=0, high=1)  # share of requests
     prediction_log_redact: str = _setting("")  # fields to hide there: "email,name"
     require_parity: int = _setting(0, low=0, high=1)  # 1: ready needs parity.json
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
+    api_token_metrics: int = _setting(0, low=0, high=1)  # 1: /metrics needs it too
+    api_token_health: int = _setting(0, low=0, high=1)  # 1: /healthz, /readyz too
+    cors_origins: str = _setting("")  # browsers allowed: "https://a.example,..." or *
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
     rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
     loadtest_p99_ms: float = _setting(250.0, low=0, high=3_600_000)  # `make bench`
     loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
+
+    def __post_init__(self) -> None:
+        for origin in self.cors_origins.split(","):
+            origin = origin.strip()
+            if origin and origin != "*" and not ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin like https://app.example"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
