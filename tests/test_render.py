@@ -55,6 +55,7 @@ COMMON_FILES = {
     "src/{package}/client.py",
     "src/{package}/conditions.py",
     "src/{package}/config.py",
+    "src/{package}/cors.py",
     "src/{package}/deferred.py",
     "src/{package}/errors.py",
     "src/{package}/loadtest.py",

@@ -1,11 +1,14 @@
-"""Faults met in production: dead workers, SIGTERM under load, bad artifacts, tokens."""
+"""Faults met in production: dead workers, SIGTERM under load, bad artifacts,
+slow clients."""
 
 import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -94,19 +97,41 @@ def test_broken_artifact_keeps_process_up_and_not_ready(
     assert server.stop() == 0
 
 
+def until_closed(port: int, data: bytes) -> bytes:
+    """Send `data`, then wait (at most 15 s) for the server to close the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):  # TimeoutError if the server never closes
+            answer += chunk
+    return answer
+
+
 @pytest.mark.xdist_group("other")  # shares that library's environment
-def test_api_token_guards_v1_routes_only(cookies, environments, server_factory) -> None:
-    """With API_TOKEN set, /v1/ needs the bearer token; health and metrics do not."""
+def test_slow_and_idle_clients_are_cut_off(
+    cookies, environments, server_factory
+) -> None:
+    """A client that goes quiet is cut off after REQUEST_TIMEOUT (408) whether it
+    stalls in the headers or in the body; an idle keep-alive connection is closed
+    after KEEP_ALIVE_TIMEOUT; meanwhile other clients are served."""
     service, python = slow_service(cookies, environments)
-    token = "s3cret-token-value"
-    server = server_factory(python, service, API_TOKEN=token, WORKERS="1")
+    timeouts = {"REQUEST_TIMEOUT": "1", "KEEP_ALIVE_TIMEOUT": "1"}
+    server = server_factory(python, service, WORKERS="1", **timeouts)
     server.wait_ready()
-    body = {"text": "hello"}
-    assert server.request("/v1/predict", body)[0] == 401
-    assert server.request("/v1/model")[0] == 401
-    assert server.request("/v1/predict", body, token="wrong")[0] == 401
-    assert server.request("/v1/predict", body, token=token)[0] == 200
-    assert server.request("/healthz")[0] == 200
-    assert server.request("/metrics")[0] == 200
-    assert server.stop() == 0
-    assert token not in server.output(0)
+    head = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
+    stalls = {
+        "silent": b"",
+        "in the headers": head,
+        "in the body": head + b'\r\n{"text": ',
+        "idle after an answer": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    }
+    with ThreadPoolExecutor(len(stalls)) as pool:
+        answers = pool.map(until_closed, [server.port] * 4, stalls.values())
+        cut = dict(zip(stalls, answers, strict=True))
+        assert server.request("/v1/predict", {"text": "served"})[0] == 200
+    assert cut["silent"] == b""
+    for stall in ("in the headers", "in the body"):
+        assert cut[stall].startswith(b"HTTP/1.1 408 "), cut[stall]
+        assert b'"code":"request_timeout"' in cut[stall]
+    assert cut["idle after an answer"].startswith(b"HTTP/1.1 200 ")
+    assert server.stop() == 0, server.output()

@@ -39,6 +39,14 @@ BAD_RULES = {  # kind: (rule, what the one line must say)
     "wrong type for a field": ("when: 'true'\n    set: {label: [1]}", "label"),
     "duplicate name": ("when: 'true'\n  - name: r\n    when: 'false'", "duplicate"),
 }
+BAD_FILES = {  # kind: (whole file, what the one line must say)
+    "not YAML": ("rules:\n  - name: [r\n", "not valid YAML at line 3"),
+    "unknown mode": (
+        "mode: every\nrules:\n  - {name: r, when: 'true'}\n",
+        "mode 'every' must be one of first, all",
+    ),
+    "rules not a list": ("rules: {name: r}\n", "'rules' must be a list"),
+}
 
 
 AGREE = """
@@ -175,15 +183,19 @@ def test_fast_conditions_agree_with_rule_engine(cookies, environments) -> None:
 
 
 @pytest.mark.xdist_group("scikit-learn")  # shares that library's environment
-@pytest.mark.parametrize("kind", BAD_RULES)
+@pytest.mark.parametrize("kind", [*BAD_RULES, *BAD_FILES])
 def test_bad_rules_file_stops_the_start(
     cookies, environments, tmp_path: Path, kind: str
 ) -> None:
     """Each kind of bad rule stops the service with one line naming rule and problem."""
     service = bake(cookies, ml_library=LIBRARY)
-    rule, problem = BAD_RULES[kind]
+    if kind in BAD_FILES:
+        text, problem = BAD_FILES[kind]
+    else:
+        rule, problem = BAD_RULES[kind]
+        text = f"rules:\n  - name: r\n    {rule}\n"
     path = tmp_path / "rules.yaml"
-    path.write_text(f"rules:\n  - name: r\n    {rule}\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     done = subprocess.run(
         [str(environments.python(LIBRARY)), "-m", service.name.replace("-", "_")],
         cwd=service,
@@ -195,4 +207,5 @@ def test_bad_rules_file_stops_the_start(
     )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1, done.stderr
-    assert "rule 'r'" in lines[0] and problem in lines[0], lines[0]
+    assert problem in lines[0] and str(path) in lines[0], lines[0]
+    assert "rule 'r'" in lines[0] or kind in BAD_FILES, lines[0]

@@ -58,6 +58,8 @@ class Server:
         settings = {"HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "2", **env}
         settings["METRICS_DIR"] = str(self.metrics)
         self.workers = int(settings["WORKERS"])
+        health = settings.get("API_TOKEN_HEALTH") == "1"  # /readyz needs the token
+        self.health_token = settings.get("API_TOKEN", "") if health else ""
         self.process = subprocess.Popen(
             [str(python), "-m", service.name.replace("-", "_")],
             cwd=service,
@@ -68,13 +70,22 @@ class Server:
         )
 
     def request(
-        self, path: str, body: object = None, token: str = ""
+        self,
+        path: str,
+        body: object = None,
+        token: str = "",
+        headers: dict[str, str] | None = None,
+        method: str | None = None,
     ) -> tuple[int, dict, bytes]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data)
+        """One request; body: JSON-able, or bytes sent as they are."""
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body)
+        data = data.encode() if isinstance(data, str) else data
+        request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 return answer.status, dict(answer.headers), answer.read()
@@ -100,7 +111,10 @@ class Server:
     def wait_ready(self) -> None:
         """Every worker has loaded and warmed up its model, and /readyz says so."""
         deadline = time.monotonic() + 180
-        while self.ready_workers() < self.workers or self.request("/readyz")[0] != 200:
+        while (
+            self.ready_workers() < self.workers
+            or self.request("/readyz", token=self.health_token)[0] != 200
+        ):
             assert self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, f"not ready in time:\n{self.output()}"
             time.sleep(0.1)
