@@ -47,6 +47,7 @@ def test_fuzzed_requests_get_documented_answers(
         [str(python.with_name("st")), "run", f"{server.url}/openapi.json"]
         + ["--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--seed", "1"]
         + ["--generation-database", "none", "--no-color"],
+        cwd=service,  # its .schemathesis folder goes there
         capture_output=True,
         text=True,
         timeout=1200,
