@@ -1,0 +1,149 @@
+"""A rendered service's image: build it, run it on 127.0.0.1, stop it, remove it.
+
+Used by tests/test_image.py and bench/images.py, with any Docker-compatible CLI.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from conftest import run
+
+ENGINE = os.environ.get("CONTAINER_ENGINE", "docker")
+GRACE = 25  # GRACEFUL_SHUTDOWN_TIMEOUT's default, in seconds
+# A bare "torch" from the index is the multi-GB CUDA build: torch images get `make
+# wheels` first (this machine's pip settings put the CPU build in wheels/). pip in the
+# build takes it only where the service pins that version; `torch>=2.2,<3` as
+# rendered takes the index's newest, CUDA build (bench/README.md).
+WHEELHOUSE = {"torch"}
+
+
+def engine() -> str:
+    """The container engine's CLI; LookupError saying why none can be used."""
+    path = shutil.which(ENGINE)
+    if not path:
+        raise LookupError(f"no container engine: {ENGINE} is not installed")
+    info = subprocess.run([path, "info"], capture_output=True, text=True, timeout=60)
+    if info.returncode != 0:
+        reason = (info.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise LookupError(f"{ENGINE} cannot reach an engine ({reason})")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(url: str, body: object = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Image:
+    """`make image` of a rendered service as `name:test`, run as container `name`.
+
+    Every build is labelled with the name, so remove() also finds the intermediate
+    images an engine such as podman keeps for its layer cache.
+    """
+
+    def __init__(
+        self, docker: str, service: Path, python: Path, library: str, name: str
+    ) -> None:
+        self.docker, self.service, self.library = docker, service, library
+        self.name = name
+        self.tag, self.label = f"{name}:test", f"modelservice.image={name}"
+        project = tomllib.loads((service / "pyproject.toml").read_text("utf-8"))
+        self.tags = [self.tag, f"{name}:{project['project']['version']}"]
+        self.make = ["make", f"CONTAINER_ENGINE={docker}", f"PYTHON={python}"]
+        self.make += [f"IMAGE={name}", "TAG=test"]
+        self.url = ""
+
+    def wheels(self) -> float:
+        """`make wheels` where the library needs it; the seconds it took, else 0."""
+        if self.library not in WHEELHOUSE:
+            return 0.0
+        return self.timed([*self.make, "wheels"], timeout=900)
+
+    def build(self, *flags: str, timeout: float = 1500) -> float:
+        """`make image` with these extra build flags; the seconds it took."""
+        options = f"BUILD_FLAGS={' '.join([*flags, '--label', self.label])}"
+        return self.timed([*self.make, "image", options], timeout=timeout)
+
+    def timed(self, command: list[str], timeout: float) -> float:
+        started = time.monotonic()
+        run(command, cwd=self.service, timeout=timeout)
+        return time.monotonic() - started
+
+    def edit_code(self) -> None:
+        """A code change only: a comment at the end of model.py."""
+        model_py = next(self.service.glob("src/*/model.py"))
+        model_py.write_text(model_py.read_text(encoding="utf-8") + "# edited\n")
+
+    def layers(self) -> list[str]:
+        return json.loads(self.inspect("{{json .RootFS.Layers}}", self.tag))
+
+    def megabytes(self) -> float:
+        return int(self.inspect("{{.Size}}", self.tag)) / 1e6
+
+    def start(self, timeout: float = 180) -> float:
+        """docker run on a free port of 127.0.0.1; seconds until /readyz is 200."""
+        self.quiet("rm", "-f", self.name)
+        port = free_port()
+        started = time.monotonic()
+        publish = ["-p", f"127.0.0.1:{port}:8000", self.tag]
+        run([self.docker, "run", "-d", "--name", self.name, *publish], self.service)
+        self.url = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                if call(self.url + "/readyz")[0] == 200:
+                    return time.monotonic() - started
+            except OSError:
+                pass
+            assert time.monotonic() - started < timeout, self.logs()
+            time.sleep(0.2)
+
+    def predict(self, body: object) -> tuple[int, bytes]:
+        return call(self.url + "/v1/predict", body)
+
+    def stop(self) -> float:
+        """SIGTERM (docker stop, killed after GRACE + 5 s); the seconds it took."""
+        stop = [self.docker, "stop", "--time", str(GRACE + 5), self.name]
+        return self.timed(stop, timeout=GRACE + 60)
+
+    def inspect(self, template: str, name: str = "") -> str:
+        """docker inspect of the container (or of `name`), formatted by `template`."""
+        done = self.quiet("inspect", "--format", template, name or self.name)
+        return done.stdout.strip()
+
+    def logs(self) -> str:
+        done = self.quiet("logs", self.name)
+        return done.stdout + done.stderr
+
+    def remove(self) -> list[str]:
+        """Remove the container, the tags and the labelled images; what is left."""
+        self.quiet("rm", "-f", self.name)
+        self.quiet("rmi", *self.tags)
+        built = ["images", "-qa", "--filter", f"label={self.label}"]
+        if left := self.quiet(*built).stdout.split():
+            self.quiet("rmi", *left)
+        return self.quiet(*built).stdout.split()
+
+    def quiet(self, *arguments: str) -> subprocess.CompletedProcess:
+        """An engine command whose failure is an answer (nothing to remove ...)."""
+        command = [self.docker, *arguments]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
