@@ -19,9 +19,8 @@ from conftest import run
 ENGINE = os.environ.get("CONTAINER_ENGINE", "docker")
 GRACE = 25  # GRACEFUL_SHUTDOWN_TIMEOUT's default, in seconds
 # A bare "torch" from the index is the multi-GB CUDA build: torch images get `make
-# wheels` first (this machine's pip settings put the CPU build in wheels/). pip in the
-# build takes it only where the service pins that version; `torch>=2.2,<3` as
-# rendered takes the index's newest, CUDA build (bench/README.md).
+# wheels` first (this machine's pip settings put the CPU build in wheels/), and the
+# build then installs from wheels/ alone.
 WHEELHOUSE = {"torch"}
 
 

@@ -59,6 +59,7 @@ def test_fuzzed_requests_get_documented_answers(
     assert generated >= REQUESTS, report
     after = statuses(server)
     answered = {s: n - before.get(s, 0) for s, n in after.items()}
+    print(f"{library}: {generated} generated; answers by status: {answered}")
     assert sum(answered.values()) >= generated
     assert not [s for s, n in answered.items() if s.startswith("5") and n], answered
     assert server.stop() == 0, server.output()

@@ -1,16 +1,11 @@
 """The rendered image, built by a real container engine, serves a real model."""
 
 import json
-import os
 
 import pytest
 from conftest import BY_LIBRARY
 from containers import GRACE, Image, engine
 from test_serving import close, example, in_process, trained_service
-
-# The torch image builds here from wheels/, but copying its ~1 GB environment layer
-# took over 10 minutes per build on this shared 2-core machine: opt in to run it.
-OPT_IN = {"torch": "IMAGE_TEST_TORCH"}
 
 
 @pytest.mark.slow
@@ -21,9 +16,6 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
     """Build (then again after a code change, reusing the dependency layer), run on
     127.0.0.1: /readyz, predictions equal to in-process ones; SIGTERM stops it with
     exit 0 within the grace period."""
-    variable = OPT_IN.get(library)
-    if variable and not os.environ.get(variable):
-        pytest.skip(f"{library} image: over 10 min to build here; {variable}=1 runs it")
     try:
         docker = engine()
     except LookupError as error:
