@@ -6,6 +6,7 @@ import hmac
 import itertools
 import os
 import re
+from collections.abc import Callable
 from importlib import metadata
 from time import perf_counter
 from typing import Any
@@ -71,7 +72,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     @app.before_server_start
     async def start(app: Sanic) -> None:
         app.ctx.batcher = Batcher(
-            runtime.predict,
+            _with_rules(runtime.predict, ruleset) if ruleset else runtime.predict,
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_batch_wait_ms,
             max_queue=settings.max_queue,
@@ -175,9 +176,10 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         request.ctx.instances = len(inputs)
         if not runtime.ready:
             raise _not_ready(runtime, status=501 if runtime.stub else 503)
-        outputs = await _predict(request.app.ctx.batcher, inputs, settings)
+        batcher, request_id = request.app.ctx.batcher, request.ctx.request_id
+        outputs = await _predict(batcher, inputs, settings, request_id)
         if ruleset:
-            outputs = _apply_rules(ruleset, inputs, outputs, request)
+            outputs = _count_fired(outputs, request)
         body = answers.dump_json(outputs)
         body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
         monitoring.observe(outputs)
@@ -209,23 +211,29 @@ async def _load(runtime: Runtime, batcher: Batcher) -> None:
     metrics.MODEL_READY.set(1 if runtime.ready else 0)
 
 
-def _apply_rules(
-    ruleset: rules.RuleSet, inputs: list[Input], outputs: list[Output], request: Request
+def _with_rules(
+    predict: Callable[[list[Input]], list[Output]], ruleset: rules.RuleSet
+) -> Callable[[list[Input]], list[tuple[rules.Answer, list[str]]]]:
+    """predict(), then rules.yaml on each instance: both in the predict thread, off
+    the event loop. Each instance gets (its answer, the names of the rules fired)."""
+
+    def predict_with_rules(inputs: list[Input]) -> list[tuple[rules.Answer, list[str]]]:
+        outputs = predict(inputs)
+        return [ruleset.apply_one(i, o) for i, o in zip(inputs, outputs, strict=True)]
+
+    return predict_with_rules
+
+
+def _count_fired(
+    results: list[tuple[rules.Answer, list[str]]], request: Request
 ) -> list[rules.Answer]:
-    """Apply rules.yaml: count and log what fired; 500 when a rule fails."""
-    try:
-        answers, fired = ruleset.apply(inputs, outputs)
-    except rules.RuleFailed as error:
-        fields = {"request_id": request.ctx.request_id, "rule": error.args[0]}
-        errors.log.error(
-            "rule failed", exc_info=error.__cause__, extra={"fields": fields}
-        )
-        message = f"rule {error.args[0]!r} failed on this input"
-        raise ServiceError(500, "rule_failed", message) from None
+    """Count the rules that fired on this request in /metrics and name them in its log
+    line; return the answers."""
+    fired = [name for _, names in results for name in names]
     for name in fired:
         metrics.count(metrics.RULE_FIRINGS, name)
     request.ctx.rules = sorted(set(fired))
-    return answers
+    return [answer for answer, _ in results]
 
 
 def _guarded_routes(settings: Settings) -> tuple[str, ...]:
@@ -320,8 +328,8 @@ def _integral_floats_to_ints(payload: Any, error: ValidationError) -> bool:
 
 
 async def _predict(
-    batcher: Batcher, inputs: list[Input], settings: Settings
-) -> list[Output]:
+    batcher: Batcher, inputs: list[Input], settings: Settings, request_id: str
+) -> list[Any]:
     """Run inputs through the batcher in chunks of at most MAX_BATCH_SIZE."""
     size = settings.max_batch_size
     outcome = "error"
@@ -347,8 +355,16 @@ async def _predict(
         raise ServiceError(504, "predict_timeout", message) from None
     except NotImplementedError as error:
         raise ServiceError(501, "not_implemented", str(error)) from None
+    except rules.RuleFailed as error:
+        fields = {"request_id": request_id, "rule": error.args[0]}
+        errors.log.error(
+            "rule failed", exc_info=error.__cause__, extra={"fields": fields}
+        )
+        message = f"rule {error.args[0]!r} failed on this input"
+        raise ServiceError(500, "rule_failed", message) from None
     except Exception as error:
-        errors.log.error("predict failed", exc_info=error)
+        fields = {"request_id": request_id}
+        errors.log.error("predict failed", exc_info=error, extra={"fields": fields})
         message = "the model failed on this input"
         raise ServiceError(500, "predict_failed", message) from None
     finally:

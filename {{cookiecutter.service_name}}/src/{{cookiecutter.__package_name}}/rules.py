@@ -66,22 +66,28 @@ class RuleSet:
         """Apply the rules to every instance; return the answers and the rules fired."""
         answers, fired = [], []
         for item, output in zip(inputs, outputs, strict=True):
-            reasons, instance = [], (item, output)
-            for rule in self.rules:
-                try:
-                    matched = rule.matches(instance)
-                except Exception as error:
-                    raise RuleFailed(rule.name) from error
-                if matched:
-                    if rule.updates:  # later rules see the new values
-                        output = output.model_copy(update=rule.updates)
-                        instance = (item, output)
-                    reasons.append(rule.reason)
-                    fired.append(rule.name)
-                    if self.first_only:
-                        break
-            answers.append(_answer(output, reasons))
+            answer, names = self.apply_one(item, output)
+            answers.append(answer)
+            fired += names
         return answers, fired
+
+    def apply_one(self, item: Input, output: Output) -> tuple[Answer, list[str]]:
+        """One instance's answer, and the names of the rules that fired on it."""
+        reasons, fired, instance = [], [], (item, output)
+        for rule in self.rules:
+            try:
+                matched = rule.matches(instance)
+            except Exception as error:
+                raise RuleFailed(rule.name) from error
+            if matched:
+                if rule.updates:  # later rules see the new values
+                    output = output.model_copy(update=rule.updates)
+                    instance = (item, output)
+                reasons.append(rule.reason)
+                fired.append(rule.name)
+                if self.first_only:
+                    break
+        return _answer(output, reasons), fired
 
 
 _ANSWER_FIELDS = set(Answer.model_fields)
