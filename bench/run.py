@@ -105,6 +105,14 @@ def service_environment(workloads: list[str]) -> tuple[Path, dict[str, Path]]:
     return python, services
 
 
+# Peers started by their own CLI, to which --host and --port are added.
+CLI = {
+    "sanic": ["-m", "sanic", "naive_sanic:app", "--workers", "1"],
+    "fastapi": ["-m", "uvicorn", "fastapi_app:app", "--workers", "1"],
+    "bentoml": ["-m", "bentoml", "serve", "bentoml_service:Bench"],
+}
+
+
 class Server:
     """One server process group, pinned to CPUs, logging to a file."""
 
@@ -129,46 +137,11 @@ class Server:
                 WORKERS=str(workers),
                 ARTIFACTS_DIR=str(artifacts),
             )
-        elif name == "sanic":
-            command = [
-                python,
-                "-m",
-                "sanic",
-                "naive_sanic:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ]
-        elif name == "fastapi":
-            command = [
-                python,
-                "-m",
-                "uvicorn",
-                "fastapi_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ]
+        elif name in CLI:
+            listen = ["--host", "127.0.0.1", "--port", str(self.port)]
+            command = [python, *CLI[name], *listen]
         elif name == "litserve":
             command = [python, "litserve_app.py"]
-        elif name == "bentoml":
-            command = [
-                python,
-                "-m",
-                "bentoml",
-                "serve",
-                "bentoml_service:Bench",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ]
         elif name == "mlserver":
             cwd = RESULTS / "mlserver" / workload
             cwd.mkdir(parents=True, exist_ok=True)
