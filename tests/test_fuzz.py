@@ -7,24 +7,10 @@ import subprocess
 
 import pytest
 from conftest import BY_LIBRARY, example
-from prometheus_client.parser import text_string_to_metric_families
-from test_serving import trained_service
+from test_serving import answers, trained_service
 
 REQUESTS = 2000  # generated requests per library, at the least
 MAX_EXAMPLES = 2000  # per operation; most go to POST /v1/predict
-
-
-def statuses(server) -> dict[str, float]:
-    """Answers by status, summed over routes and workers, from /metrics."""
-    counts: dict[str, float] = {}
-    families = text_string_to_metric_families(server.request("/metrics")[2].decode())
-    for family in families:
-        if family.name.endswith("_http_requests"):
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    status = sample.labels["status"]
-                    counts[status] = counts.get(status, 0) + sample.value
-    return counts
 
 
 @pytest.mark.slow
@@ -41,7 +27,7 @@ def test_fuzzed_requests_get_documented_answers(
     batch = {"instances": example(library).inputs(10)}  # over MAX_BATCH_SIZE
     status, _, body = server.request("/v1/predict", batch)
     assert status == 200 and len(json.loads(body)["predictions"]) == 10
-    before = statuses(server)  # (503s while the model loaded)
+    before = answers(server)  # (503s while the model loaded)
 
     done = subprocess.run(
         [str(python.with_name("st")), "run", f"{server.url}/openapi.json"]
@@ -57,7 +43,7 @@ def test_fuzzed_requests_get_documented_answers(
     assert done.returncode == 0, report
     generated = int(re.search(r"(\d+) generated", done.stdout).group(1))
     assert generated >= REQUESTS, report
-    after = statuses(server)
+    after = answers(server)
     answered = {s: n - before.get(s, 0) for s, n in after.items()}
     print(f"{library}: {generated} generated; answers by status: {answered}")
     assert sum(answered.values()) >= generated

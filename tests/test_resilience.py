@@ -5,7 +5,6 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -97,16 +96,6 @@ def test_broken_artifact_keeps_process_up_and_not_ready(
     assert server.stop() == 0
 
 
-def until_closed(port: int, data: bytes) -> bytes:
-    """Send `data`, then wait (at most 15 s) for the server to close the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(data)
-        answer = b""
-        while chunk := sock.recv(65536):  # TimeoutError if the server never closes
-            answer += chunk
-    return answer
-
-
 @pytest.mark.xdist_group("other")  # shares that library's environment
 def test_slow_and_idle_clients_are_cut_off(
     cookies, environments, server_factory
@@ -126,7 +115,7 @@ def test_slow_and_idle_clients_are_cut_off(
         "idle after an answer": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
     }
     with ThreadPoolExecutor(len(stalls)) as pool:
-        answers = pool.map(until_closed, [server.port] * 4, stalls.values())
+        answers = pool.map(server.send_raw, stalls.values())
         cut = dict(zip(stalls, answers, strict=True))
         assert server.request("/v1/predict", {"text": "served"})[0] == 200
     assert cut["silent"] == b""

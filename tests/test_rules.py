@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -114,9 +113,8 @@ def test_rules_change_answers_count_and_log(
         "mode: first" + RULES + FAILING, encoding="utf-8"
     )
     every = server_factory(python, service, RULES_FILE=str(tmp_path / "all.yaml"))
-    twin = shutil.copytree(service, tmp_path / "twin" / service.name)  # own log file
     first = server_factory(
-        python, twin, RULES_FILE=str(tmp_path / "first.yaml"), WORKERS="1"
+        python, service, RULES_FILE=str(tmp_path / "first.yaml"), WORKERS="1"
     )
     inputs = example(LIBRARY).inputs(60)
     expected = in_process(python, service, inputs)

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -20,16 +19,6 @@ VERSIONS = """
 import platform, pydantic, sanic
 print(platform.python_version(), pydantic.VERSION, sanic.__version__)
 """
-
-
-def raw_request(port: int, data: bytes) -> str:
-    """Send bytes (a request cut short, say); return all the server answers."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer.decode()
 
 
 def not_ready_answer(server) -> tuple[int, dict, bytes]:
@@ -74,8 +63,8 @@ def test_error_answers_hold_no_trace_path_or_version(
         texts[status] = json.dumps(headers) + body.decode()
     head = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n"
     head += f"Authorization: Bearer {TOKEN}\r\n\r\n{{{{"
-    texts[413] = raw_request(server.port, head.format(99_999_999).encode())
-    texts[408] = raw_request(server.port, head.format(50).encode())  # then stalls
+    texts[413] = server.send_raw(head.format(99_999_999).encode()).decode()
+    texts[408] = server.send_raw(head.format(50).encode()).decode()  # then stalls
     assert texts[413].startswith("HTTP/1.1 413 ") and '"body_too_large"' in texts[413]
     assert texts[408].startswith("HTTP/1.1 408 ") and '"request_timeout"' in texts[408]
 
@@ -100,9 +89,8 @@ def test_api_token_guards_what_the_settings_say(
     when API_TOKEN_METRICS / API_TOKEN_HEALTH say so. The token is never logged."""
     service, python = service_with_predict(cookies, environments, BEHAVIOUR)
     default = server_factory(python, service, API_TOKEN=TOKEN, WORKERS="1")
-    twin = shutil.copytree(service, service.parent / "twin" / service.name)
     strict = server_factory(
-        python, twin, API_TOKEN=TOKEN, API_TOKEN_METRICS="1", API_TOKEN_HEALTH="1"
+        python, service, API_TOKEN=TOKEN, API_TOKEN_METRICS="1", API_TOKEN_HEALTH="1"
     )
     default.wait_ready()
     body = {"text": "hello"}
@@ -133,9 +121,8 @@ def test_cors_is_off_unless_origins_are_configured(
     their preflights); a malformed origin stops the start with one line."""
     service, python = service_with_predict(cookies, environments, BEHAVIOUR)
     off = server_factory(python, service, WORKERS="1")
-    twin = shutil.copytree(service, service.parent / "twin" / service.name)
     allowed = "https://app.example"
-    on = server_factory(python, twin, WORKERS="1", CORS_ORIGINS=allowed)
+    on = server_factory(python, service, WORKERS="1", CORS_ORIGINS=allowed)
     off.wait_ready()
     on.wait_ready()
     body = {"text": "hello"}

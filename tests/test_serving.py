@@ -53,8 +53,9 @@ class Server:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (service / "server.log").open("w+", encoding="utf-8")
-        self.metrics = service / "metrics"  # the workers' shared metrics files
+        # Named by port: several servers can run from one service folder.
+        self.log = (service / f"server-{self.port}.log").open("w+", encoding="utf-8")
+        self.metrics = service / f"metrics-{self.port}"  # the workers' shared files
         settings = {"HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "2", **env}
         settings["METRICS_DIR"] = str(self.metrics)
         self.workers = int(settings["WORKERS"])
@@ -91,6 +92,16 @@ class Server:
                 return answer.status, dict(answer.headers), answer.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
+
+    def send_raw(self, data: bytes) -> bytes:
+        """Send bytes as they are (a request cut short, say); return all the server
+        answers until it closes the connection (TimeoutError after 15 s)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=15) as sock:
+            sock.sendall(data)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
 
     def ready_workers(self) -> int:
         """Workers whose model_ready gauge is 1, read from their metrics files.
@@ -163,17 +174,25 @@ def service_with_predict(cookies, environments, body: str) -> tuple[Path, Path]:
     return service, environments.python("other")
 
 
+def answers(server: Server, route: str | None = None) -> dict[str, float]:
+    """Answers by status (of one route, or of all), as /metrics sums them over the
+    workers."""
+    counts: dict[str, float] = {}
+    families = text_string_to_metric_families(server.request("/metrics")[2].decode())
+    for family in families:
+        if not family.name.endswith("_http_requests"):
+            continue
+        for sample in family.samples:
+            wanted = route is None or sample.labels["route"] == route
+            if wanted and sample.name.endswith("_total"):
+                status = sample.labels["status"]
+                counts[status] = counts.get(status, 0) + sample.value
+    return counts
+
+
 def predict_count(server: Server) -> float:
     """The 200 answers of /v1/predict, as /metrics sums them over the workers."""
-    families = text_string_to_metric_families(server.request("/metrics")[2].decode())
-    return sum(
-        s.value
-        for f in families
-        if f.name.endswith("_http_requests")
-        for s in f.samples
-        if s.name.endswith("_total")
-        and (s.labels["route"], s.labels["status"]) == ("/v1/predict", "200")
-    )
+    return answers(server, "/v1/predict").get("200", 0)
 
 
 def trained_service(cookies, environments, library: str) -> tuple[Path, Path]:
