@@ -198,7 +198,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             )
         return raw(body, content_type=JSON)
 
-    cors.add(app, settings.cors_origins)
+    cors.add(app, settings.origins)
     return app
 
 

@@ -14,9 +14,8 @@ EXPOSE_HEADERS = "X-Request-ID, Retry-After"
 MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 
 
-def add(app: Sanic, setting: str) -> None:
-    """Answer CORS for the origins in `setting` ("*" or a comma-separated list)."""
-    origins = {origin.strip() for origin in setting.split(",") if origin.strip()}
+def add(app: Sanic, origins: list[str]) -> None:
+    """Answer CORS for these origins ("*": any); none: CORS stays off."""
     if not origins:
         return
     methods = {route.uri: route.methods for route in app.router.routes}

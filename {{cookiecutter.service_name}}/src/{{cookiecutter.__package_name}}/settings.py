@@ -60,12 +60,16 @@ class Settings:
     loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
 
     def __post_init__(self) -> None:
-        for origin in self.cors_origins.split(","):
-            origin = origin.strip()
-            if origin and origin != "*" and not ORIGIN.fullmatch(origin):
+        for origin in self.origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
                 raise SettingsError(
                     f"CORS_ORIGINS: {origin!r} is not an origin like https://app.example"
                 )
+
+    @property
+    def origins(self) -> list[str]:
+        """CORS_ORIGINS as a list; empty: CORS is off."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
