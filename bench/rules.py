@@ -68,7 +68,7 @@ APPLY = """
 import random, timeit
 from pathlib import Path
 from w1_bench.model import Input, Model
-from w1_bench.rules import load
+from w1_bench.serving.rules import load
 model = Model()
 model.load(Path("artifacts"))
 rng = random.Random(0)

@@ -58,7 +58,7 @@ def main(service: Path, python: str, count: int) -> int:
         ]
         cases_file = Path(folder) / "cases.yaml"
         cases_file.write_text(json.dumps({"cases": cases}))  # JSON is YAML
-        command = [python, "-m", f"{package}.validate", url, "--cases"]
+        command = [python, "-m", f"{package}.tools.validate", url, "--cases"]
         seconds = []
         for _ in range(RUNS):
             started = time.perf_counter()

@@ -49,34 +49,48 @@ COMMON_FILES = {
     "rules.yaml",
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
-    "src/{package}/app.py",
-    "src/{package}/batching.py",
-    "src/{package}/cases.py",
-    "src/{package}/client.py",
-    "src/{package}/conditions.py",
     "src/{package}/config.py",
-    "src/{package}/cors.py",
-    "src/{package}/deferred.py",
-    "src/{package}/errors.py",
-    "src/{package}/loadtest.py",
-    "src/{package}/logs.py",
-    "src/{package}/metrics.py",
     "src/{package}/model.py",
-    "src/{package}/monitoring.py",
-    "src/{package}/openapi.py",
-    "src/{package}/parity.py",
     "src/{package}/py.typed",
-    "src/{package}/reports.py",
-    "src/{package}/rules.py",
-    "src/{package}/runtime.py",
-    "src/{package}/server.py",
-    "src/{package}/settings.py",
-    "src/{package}/validate.py",
+    "src/{package}/serving/__init__.py",
+    "src/{package}/serving/app.py",
+    "src/{package}/serving/batching.py",
+    "src/{package}/serving/compat.py",
+    "src/{package}/serving/conditions.py",
+    "src/{package}/serving/cors.py",
+    "src/{package}/serving/deferred.py",
+    "src/{package}/serving/docs.py",
+    "src/{package}/serving/errors.py",
+    "src/{package}/serving/health.py",
+    "src/{package}/serving/inputs.py",
+    "src/{package}/serving/lifecycle.py",
+    "src/{package}/serving/logs.py",
+    "src/{package}/serving/metrics.py",
+    "src/{package}/serving/middleware.py",
+    "src/{package}/serving/monitoring.py",
+    "src/{package}/serving/openapi.py",
+    "src/{package}/serving/parity.py",
+    "src/{package}/serving/predict.py",
+    "src/{package}/serving/rules.py",
+    "src/{package}/serving/runtime.py",
+    "src/{package}/serving/schemas.py",
+    "src/{package}/serving/server.py",
+    "src/{package}/serving/settings.py",
+    "src/{package}/tools/__init__.py",
+    "src/{package}/tools/cases.py",
+    "src/{package}/tools/client.py",
+    "src/{package}/tools/loadtest.py",
+    "src/{package}/tools/parity.py",
+    "src/{package}/tools/reports.py",
+    "src/{package}/tools/rules_check.py",
+    "src/{package}/tools/validate.py",
     "tests/conftest.py",
     "tests/test_batching.py",
+    "tests/test_compat.py",
     "tests/test_errors.py",
     "tests/test_fuzz.py",
     "tests/test_health.py",
+    "tests/test_layout.py",
     "tests/test_metadata.py",
     "tests/test_metrics.py",
     "tests/test_predict.py",
@@ -119,6 +133,24 @@ def test_files_are_exactly_the_expected_set(rendered) -> None:
         p.relative_to(service).as_posix() for p in service.rglob("*") if p.is_file()
     }
     assert sorted(found) == sorted(expected)
+
+
+MAX_CORE_LINES = 250  # a module of the serving core a newcomer reads at once
+MAX_FACTORY_LINES = 50  # create_app(): a table of contents
+
+
+def test_serving_core_stays_small_enough_to_read(cookies) -> None:
+    """Each serving module has at most 250 lines, and create_app() at most 50."""
+    service = bake(cookies, service_name="a" * 40)  # the longest lines it can get
+    core = next(service.glob("src/*/serving"))
+    sizes = {
+        p.name: len(p.read_text(encoding="utf-8").splitlines())
+        for p in core.glob("*.py")
+    }
+    assert max(sizes.values()) <= MAX_CORE_LINES, sizes
+    tree = ast.parse((core / "app.py").read_text(encoding="utf-8"))
+    [factory] = [n for n in tree.body if getattr(n, "name", "") == "create_app"]
+    assert factory.end_lineno - factory.lineno + 1 <= MAX_FACTORY_LINES
 
 
 def test_no_jinja_is_left_in_names_or_contents(rendered) -> None:

@@ -52,7 +52,7 @@ AGREE = """
 import json, sys
 from pathlib import Path
 import rule_engine
-from {package} import conditions
+from {package}.serving import conditions
 from {package}.model import Input, Model
 model = Model()
 model.load(Path("artifacts"))

@@ -320,11 +320,11 @@ def test_full_queue_answers_503_and_a_bad_instance_fails_alone(
 def test_generated_load_test_reports_and_fails_on_missed_budget(
     cookies, environments, server_factory
 ) -> None:
-    """`python -m <package>.loadtest` prints one row per level; exit 1 on a miss."""
+    """The load test (tools/loadtest.py) prints one row per level; exit 1 on a miss."""
     service, python = trained_service(cookies, environments, "other")
     server = server_factory(python, service, WORKERS="1")
     server.wait_ready()
-    command = [str(python), "-m", f"{service.name.replace('-', '_')}.loadtest"]
+    command = [str(python), "-m", f"{service.name.replace('-', '_')}.tools.loadtest"]
     command += [server.url, "--seconds", "0.5", "--concurrency", "1,4"]
     output = run(command, service, **service_env(service))
     rows = [line.split() for line in output.splitlines()[2:]]

@@ -23,10 +23,10 @@ LOG_RATE = 0.5
 
 
 def validate(python: Path, service: Path, *args: str) -> subprocess.CompletedProcess:
-    """`python -m <package>.validate ARGS` in the service folder."""
+    """`python -m <package>.tools.validate ARGS` in the service folder."""
     package = service.name.replace("-", "_")
     return subprocess.run(
-        [str(python), "-m", f"{package}.validate", *args],
+        [str(python), "-m", f"{package}.tools.validate", *args],
         cwd=service,
         env={**os.environ, **service_env(service)},
         capture_output=True,
@@ -39,7 +39,7 @@ def validate(python: Path, service: Path, *args: str) -> subprocess.CompletedPro
 CHECK_RENDERED_CASES = """
 import re, sys
 from pathlib import Path
-from {package} import cases
+from {package}.tools import cases
 text = Path("validation/cases.yaml").read_text(encoding="utf-8")
 print(len(cases.parse(text)))
 # The commented examples, uncommented, are a valid case using every type.
@@ -166,7 +166,7 @@ def test_validation_against_a_live_service(
     parity holds (and a tampered record fails by field); the log samples."""
     service, python = trained_service(cookies, environments, LIBRARY)
     package = service.name.replace("-", "_")
-    recorder = f"import json, sys\nfrom {package} import parity\n"
+    recorder = f"import json, sys\nfrom {package}.tools import parity\n"
     recorder += "parity.record(json.load(sys.stdin))"
     parity_inputs = example(LIBRARY).inputs(20, seed=1)
     subprocess.run(
@@ -308,9 +308,8 @@ def test_readiness_requires_a_passing_parity_canary(
     """With REQUIRE_PARITY=1, a record the model does not reproduce keeps it unready."""
     service, python = trained_service(cookies, environments, LIBRARY)
     package = service.name.replace("-", "_")
-    recorder = (
-        f"from {package} import parity\nparity.record({example(LIBRARY).inputs(5)!r})"
-    )
+    inputs = example(LIBRARY).inputs(5)
+    recorder = f"from {package}.tools import parity\nparity.record({inputs!r})"
     run([str(python), "-c", recorder], service, **service_env(service))
     path = service / "artifacts/parity.json"
     record = json.loads(path.read_text())

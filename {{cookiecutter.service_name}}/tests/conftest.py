@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 from {{ cookiecutter.__package_name }}.config import MODEL_FILE, PACKAGE_NAME
+from {{ cookiecutter.__package_name }}.model import Output
+from {{ cookiecutter.__package_name }}.serving import rules
+from {{ cookiecutter.__package_name }}.serving.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,3 +81,10 @@ def ready(client: httpx.Client) -> httpx.Client:
         pytest.skip(f"predict() in {MODEL_FILE} is not implemented yet")
     assert answer.status_code == 200, answer.text
     return client
+
+
+@pytest.fixture(scope="session")
+def answer_model() -> type[Output]:
+    """What each answer is: Output, plus `reasons` when rules.yaml has rules."""
+    path = ROOT / Settings.from_env().rules_file
+    return rules.load(path).answer if path.is_file() else Output

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from {{ cookiecutter.__package_name }}.batching import Batcher, QueueFull
+from {{ cookiecutter.__package_name }}.serving.batching import Batcher, QueueFull
 
 
 def test_concurrent_callers_get_their_own_answers_in_batches() -> None:

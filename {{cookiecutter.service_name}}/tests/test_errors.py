@@ -5,8 +5,8 @@ import json
 import httpx
 import pytest
 
-from {{ cookiecutter.__package_name }}.runtime import example_input
-from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.serving.runtime import example_input
+from {{ cookiecutter.__package_name }}.serving.settings import Settings
 
 EXAMPLE = example_input().model_dump(mode="json")
 TOO_MANY = Settings().max_instances + 1

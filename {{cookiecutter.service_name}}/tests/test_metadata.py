@@ -3,17 +3,19 @@
 import httpx
 
 from {{ cookiecutter.__package_name }}.config import ML_LIBRARY, SERVICE_NAME
-from {{ cookiecutter.__package_name }}.model import Input, Output
+from {{ cookiecutter.__package_name }}.model import Input
 
 
-def test_model_metadata_describes_the_service(client: httpx.Client) -> None:
+def test_model_metadata_describes_the_service(
+    client: httpx.Client, answer_model: type
+) -> None:
     """It names the service, library and version, and gives both schemas."""
     meta = client.get("/v1/model").json()
     assert meta["service"] == SERVICE_NAME
     assert meta["library"] == ML_LIBRARY
     assert meta["model_version"]
     assert meta["input_schema"] == Input.model_json_schema()
-    assert meta["output_schema"] == Output.model_json_schema()
+    assert meta["output_schema"] == answer_model.model_json_schema()
 
 
 def test_openapi_document_is_built_from_the_models(client: httpx.Client) -> None:

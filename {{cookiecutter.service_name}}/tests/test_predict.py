@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from {{ cookiecutter.__package_name }}.model import Output
-from {{ cookiecutter.__package_name }}.runtime import example_input
+from {{ cookiecutter.__package_name }}.serving.runtime import example_input
 
 EXAMPLE = example_input().model_dump(mode="json")
 

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from {{ cookiecutter.__package_name }} import rules
 from {{ cookiecutter.__package_name }}.config import PACKAGE_NAME
 from {{ cookiecutter.__package_name }}.model import Output
-from {{ cookiecutter.__package_name }}.runtime import Runtime, example_input
-from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.serving import rules
+from {{ cookiecutter.__package_name }}.serving.runtime import (
+    Runtime,
+    example_input,
+)
+from {{ cookiecutter.__package_name }}.serving.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELD = next(iter(Output.model_fields))  # any Output field
@@ -79,11 +82,10 @@ def test_rules_change_only_the_answers_they_match(tmp_path: Path, mode: str) -> 
     if not runtime.ready:
         pytest.skip(runtime.reason)
     item = example_input()
-    [output] = runtime.predict([item])
+    [output] = runtime.predict_model([item])
     body = "when: 'false'\n- name: one\n  when: 'true'\n- name: two\n  when: 'true'"
     ruleset = rules.load(write(tmp_path, body, mode))
-    assert ruleset is not None
-    [answer], fired = ruleset.apply([item], [output])
+    [(answer, fired)] = ruleset.apply([item], [output])
     expected = ["one"] if mode == "first" else ["one", "two"]
-    assert answer.reasons == fired == expected
+    assert answer.reasons == list(fired) == expected
     assert answer.model_dump(exclude={"reasons"}) == output.model_dump()

@@ -7,7 +7,10 @@ import sys
 import pytest
 
 from {{ cookiecutter.__package_name }}.config import PACKAGE_NAME
-from {{ cookiecutter.__package_name }}.settings import Settings, SettingsError
+from {{ cookiecutter.__package_name }}.serving.settings import (
+    Settings,
+    SettingsError,
+)
 
 
 @pytest.mark.parametrize(

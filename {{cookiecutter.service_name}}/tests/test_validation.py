@@ -7,9 +7,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from {{ cookiecutter.__package_name }} import cases, parity
 from {{ cookiecutter.__package_name }}.config import MODEL_FILE, PACKAGE_NAME
-from {{ cookiecutter.__package_name }}.validate import InProcess, Live, run_case
+from {{ cookiecutter.__package_name }}.serving import parity
+from {{ cookiecutter.__package_name }}.tools import cases
+from {{ cookiecutter.__package_name }}.tools.validate import (
+    InProcess,
+    Live,
+    run_case,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = cases.load(ROOT / "validation" / "cases.yaml")
@@ -39,7 +44,7 @@ def test_validate_command_passes_against_the_service(
 ) -> None:
     """`make validate URL=...` exits 0 against the running service."""
     done = subprocess.run(
-        [sys.executable, "-m", f"{PACKAGE_NAME}.validate", service],
+        [sys.executable, "-m", f"{PACKAGE_NAME}.tools.validate", service],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,5 +1,5 @@
 """Start the service: python -m {{ cookiecutter.__package_name }}."""
 
-from .server import main
+from .serving.server import main
 
 main()

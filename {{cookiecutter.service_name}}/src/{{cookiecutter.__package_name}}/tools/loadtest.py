@@ -1,6 +1,6 @@
 """Load-test a running service with its example inputs: `make bench`.
 
-python -m <package>.loadtest [URL] [--seconds 5] [--concurrency 1,8,32]
+python -m <package>.tools.loadtest [URL] [--seconds 5] [--concurrency 1,8,32]
 
 Keeps `concurrency` connections busy with POST /v1/predict for `seconds` at each
 level and prints requests per second, p50, p99 and errors. Exits 1 when a level
@@ -14,9 +14,9 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-from .model import Input
-from .runtime import example_input
-from .settings import Settings, SettingsError
+from ..model import Input
+from ..serving.runtime import example_input
+from ..serving.settings import Settings, SettingsError
 
 
 def bodies() -> list[bytes]:

@@ -58,6 +58,7 @@ class Settings:
     rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
     loadtest_p99_ms: float = _setting(250.0, low=0, high=3_600_000)  # `make bench`
     loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
+    chat_webhook_url: str = _setting("")  # `make validate` posts a summary there
 
     def __post_init__(self) -> None:
         for origin in self.origins:

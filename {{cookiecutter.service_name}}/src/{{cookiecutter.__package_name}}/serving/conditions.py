@@ -19,7 +19,7 @@ from typing import Any
 import rule_engine
 from pydantic import BaseModel
 
-from .model import Input, Output
+from ..model import Input, Output
 
 D = rule_engine.DataType
 Instance = tuple[Input, Output]

@@ -16,7 +16,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from .config import METRICS_NAMESPACE as NS
+from ..config import METRICS_NAMESPACE as NS
+from . import compat
 
 FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -96,14 +97,14 @@ def every_worker_ready(workers: int) -> bool:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return True
-    if len(list(Path(folder).glob("gauge_livemin_*.db"))) < workers:
+    if len(list(Path(folder).glob(compat.LIVE_MIN_FILES))) < workers:
         return False  # a worker has not started yet (or is being replaced)
     try:
         families = list(multiprocess.MultiProcessCollector(None).collect())
     except (OSError, ValueError, struct.error):  # a file vanished or is being made
         return False  # (a restart under way): ask again at the next probe
     for family in families:
-        if family.name == MODEL_READY._name:
+        if family.name == f"{NS}_model_ready":
             return all(sample.value >= 1 for sample in family.samples)
     return False
 
@@ -114,39 +115,41 @@ def worker_stopped(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-# Writing a value in multiprocess mode takes a lock and writes a memory-mapped file:
-# microseconds each, several times a request. The request path counts in these dicts
-# instead, and flush() adds the totals to the shared files once per burst.
-_counts: dict[tuple[Counter, tuple[str, ...]], float] = {}
-_observed: dict[tuple[Histogram, tuple[str, ...]], list[float]] = {}
+class Pending:
+    """Counts and observations of the request path, written in bulk by flush().
+
+    Writing a value in multiprocess mode takes a lock and writes a memory-mapped
+    file: microseconds each, several times a request. The request path adds to
+    these dicts instead, and flush() adds the totals to the shared files once per
+    burst of requests.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[Counter, tuple[str, ...]], float] = {}
+        self.observed: dict[tuple[Histogram, tuple[str, ...]], list[float]] = {}
+
+    def count(self, counter: Counter, *labels: str, amount: float = 1) -> None:
+        key = (counter, labels)
+        self.counts[key] = self.counts.get(key, 0) + amount
+
+    def observe(self, histogram: Histogram, value: float, *labels: str) -> None:
+        bounds = compat.bucket_bounds(histogram)
+        slot = self.observed.get((histogram, labels))
+        if slot is None:
+            slot = self.observed[histogram, labels] = [0.0] * (len(bounds) + 1)
+        slot[0] += value  # the sum, then one count per bucket, as Histogram.observe
+        slot[1 + bisect_left(bounds, value)] += 1
+
+    def flush(self, in_flight: int) -> None:
+        IN_FLIGHT.set(in_flight)
+        for (counter, labels), amount in self.counts.items():
+            (counter.labels(*labels) if labels else counter).inc(amount)
+        for (histogram, labels), (total, *buckets) in self.observed.items():
+            child = histogram.labels(*labels) if labels else histogram
+            compat.add_observations(child, total, buckets)
+        self.counts.clear()
+        self.observed.clear()
 
 
-def count(counter: Counter, *labels: str, amount: float = 1) -> None:
-    """Add to a counter (written by the next flush())."""
-    key = (counter, labels)
-    _counts[key] = _counts.get(key, 0) + amount
-
-
-def observe(histogram: Histogram, value: float, *labels: str) -> None:
-    """Observe a value (written by the next flush())."""
-    bounds = histogram._upper_bounds
-    slot = _observed.get((histogram, labels))
-    if slot is None:
-        slot = _observed[histogram, labels] = [0.0] * (len(bounds) + 1)
-    slot[0] += value  # the sum, then one count per bucket, as Histogram.observe
-    slot[1 + bisect_left(bounds, value)] += 1
-
-
-def flush(in_flight: int) -> None:
-    """Write the counts and observations gathered since the last flush."""
-    IN_FLIGHT.set(in_flight)
-    for (counter, labels), amount in _counts.items():
-        (counter.labels(*labels) if labels else counter).inc(amount)
-    for (histogram, labels), (total, *buckets) in _observed.items():
-        child = histogram.labels(*labels) if labels else histogram
-        child._sum.inc(total)
-        for value, times in zip(child._buckets, buckets, strict=True):
-            if times:
-                value.inc(times)
-    _counts.clear()
-    _observed.clear()
+PENDING = Pending()  # this worker's; one event loop per worker writes to it
+count, observe, flush = PENDING.count, PENDING.observe, PENDING.flush

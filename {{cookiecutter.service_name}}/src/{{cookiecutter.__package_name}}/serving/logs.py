@@ -30,18 +30,24 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-_second, _prefix = 0, ""
-_lines: list[bytes] = []
+class _Clock:
+    """ISO 8601 timestamps in UTC with milliseconds; the date part made once a
+    second (formatting it is most of the cost of a log line)."""
+
+    def __init__(self) -> None:
+        self.second, self.prefix = 0, ""
+
+    def __call__(self, seconds: float) -> str:
+        whole = int(seconds)
+        if whole != self.second:
+            self.second = whole
+            moment = datetime.fromtimestamp(whole, UTC)
+            self.prefix = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self.prefix}.{int((seconds - whole) * 1000):03d}+00:00"
 
 
-def timestamp(seconds: float) -> str:
-    """ISO 8601 in UTC with milliseconds; the date part is made once a second."""
-    global _second, _prefix
-    whole = int(seconds)
-    if whole != _second:
-        _second = whole
-        _prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_prefix}.{int((seconds - whole) * 1000):03d}+00:00"
+timestamp = _Clock()
+_lines: list[bytes] = []  # request lines of this worker, written by flush()
 
 
 def request(fields: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from .runtime import example_input
+from ..serving.runtime import example_input
 
 
 def main(url: str) -> int:

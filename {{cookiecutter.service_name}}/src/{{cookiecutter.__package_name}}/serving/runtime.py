@@ -1,4 +1,8 @@
-"""One worker's model: load, warm up, readiness, and checked predictions."""
+"""One worker's model: load, warm up, readiness, and the one predict path.
+
+Runtime.predict() is what every answer comes from: Model.predict(), its outputs
+checked against Output, then rules.yaml; it runs in the predict thread.
+"""
 
 import hashlib
 import logging
@@ -7,9 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from . import parity
-from .config import MODEL_FILE
-from .model import Input, Model, Output
+from ..config import MODEL_FILE
+from ..model import Input, Model, Output
+from . import parity, rules
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,14 @@ def artifact_digest(folder: Path) -> str:
 
 def _safe(error: BaseException) -> str:
     """An error as callers may see it: its type only (messages can hold paths or
-    library versions); the log has the whole error."""
+    library versions); the log has the whole error. A missing package is named,
+    with what to do."""
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        package = error.name.partition(".")[0]
+        return (
+            f"ModuleNotFoundError: no module named {package!r}; add its package to"
+            " dependencies in pyproject.toml, then `make install`"
+        )
     return f"{type(error).__name__} (the service log has the details)"
 
 
@@ -54,6 +65,7 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.rules = rules.load(settings.rules_file)  # RulesError: a bad file
         self.model = Model()
         self.ready = False
         self.stub = False  # predict() still raises NotImplementedError
@@ -69,11 +81,11 @@ class Runtime:
             self.model.load(folder)
         except Exception as error:
             load_error = f"load() failed: {_safe(error)}"
-            log.error("model load failed", exc_info=error)
+            log.error(f"model load failed: {load_error}", exc_info=error)
         self.digest = artifact_digest(folder) if folder.is_dir() else ""
         self.version = self.settings.model_version or self.digest[:12] or "unversioned"
         try:
-            self.predict([example_input()])
+            self.predict_model([example_input()])
         except NotImplementedError as error:
             self.stub = True
             self.reason = f"predict() is not implemented yet in {MODEL_FILE}: {error}"
@@ -88,13 +100,18 @@ class Runtime:
             self.reason = load_error
             return
         if self.settings.require_parity:
-            problem = parity.canary(folder, self.predict, self.digest)
+            problem = parity.canary(folder, self.predict_model, self.digest)
             if problem:
                 self.reason = f"parity canary failed: {problem}"
                 return
         self.ready, self.reason = True, "ready"
 
-    def predict(self, inputs: list[Input]) -> list[Output]:
+    def predict(self, inputs: list[Input]) -> list[tuple[Output, rules.Fired]]:
+        """Each input's answer (Output, plus `reasons` when there are rules) and the
+        names of the rules that fired on it. RuleFailed names a rule that raised."""
+        return self.rules.apply(inputs, self.predict_model(inputs))
+
+    def predict_model(self, inputs: list[Input]) -> list[Output]:
         """Model.predict, with its answer checked against the Output schema."""
         outputs = self.model.predict(inputs)
         if not isinstance(outputs, list) or len(outputs) != len(inputs):
@@ -113,7 +130,7 @@ class Runtime:
                 message = f"predict() returned outputs that do not fit Output: {error}"
                 raise PredictError(message) from None
         for output in outputs:
-            if bad := _not_finite(output.__dict__):
+            if bad := _not_finite(vars(output)):
                 raise PredictError(f"predict() returned {bad} (NaN or infinity)")
         return outputs
 
@@ -130,7 +147,7 @@ def _not_finite(value: object, path: str = "") -> str:
     elif isinstance(value, list | tuple):
         items = enumerate(value)
     elif isinstance(value, BaseModel):
-        items = value.__dict__.items()
+        items = vars(value).items()
     else:
         return ""
     for key, item in items:

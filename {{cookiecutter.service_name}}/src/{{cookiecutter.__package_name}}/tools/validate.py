@@ -1,6 +1,6 @@
 """Run validation/cases.yaml in-process or against a live URL; answer one-off questions.
 
-Usage: `make validate [URL=...]`, or `python -m <package>.validate`:
+Usage: `make validate [URL=...]`, or `python -m <package>.tools.validate`:
   [URL]                       the cases, against URL (default: in this process)
   --json FILE --junit FILE    also write the results for CI
   --webhook URL               post a summary to chat (or set CHAT_WEBHOOK_URL)
@@ -12,7 +12,6 @@ Exit status: 0 all passed, 1 a case failed, 2 could not run (bad file, no servic
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
@@ -22,9 +21,9 @@ from typing import Any, Protocol
 
 import yaml
 
+from ..config import PACKAGE_NAME, SERVICE_NAME
 from . import cases, reports
 from .cases import Case, CaseError
-from .config import PACKAGE_NAME, SERVICE_NAME
 from .reports import Check, Report, Result
 
 
@@ -96,16 +95,14 @@ class InProcess:
     name = "in-process"
 
     def __init__(self) -> None:
-        from . import rules
-        from .runtime import Runtime
-        from .settings import Settings, SettingsError
+        from ..serving.rules import RulesError
+        from ..serving.runtime import Runtime
+        from ..serving.settings import Settings, SettingsError
 
-        try:
-            settings = Settings.from_env()
-            self.rules = rules.load(settings.rules_file)  # as the service applies them
-        except (SettingsError, rules.RulesError) as error:
+        try:  # the same Runtime as a worker's: model, checks and rules.yaml
+            self.runtime = Runtime(Settings.from_env())
+        except (SettingsError, RulesError) as error:
             raise CannotRun(str(error)) from None
-        self.runtime = Runtime(settings)
         self.runtime.load()
         if not self.runtime.ready:
             raise CannotRun(f"the model is not ready: {self.runtime.reason}")
@@ -119,22 +116,20 @@ class InProcess:
     def predict(self, instances: list[dict], batched: bool) -> list[dict]:
         from pydantic import ValidationError
 
-        from .model import Input
+        from ..model import Input
+        from ..serving.rules import RuleFailed
 
         try:
             inputs = [Input.model_validate(x) for x in instances]
         except ValidationError as error:
             raise PredictFailed(f"422 invalid_input: {error}") from None
         try:
-            outputs = self.runtime.predict(inputs)
+            results = self.runtime.predict(inputs)
+        except RuleFailed as error:
+            raise PredictFailed(f"500 rule_failed: {error}") from None
         except Exception as error:
             raise PredictFailed(f"500 predict_failed: {error!r}") from None
-        if self.rules:
-            try:
-                outputs, _ = self.rules.apply(inputs, outputs)
-            except Exception as error:
-                raise PredictFailed(f"500 rule_failed: {error}") from None
-        return [o.model_dump(mode="json") for o in outputs]
+        return [answer.model_dump(mode="json") for answer, _ in results]
 
 
 def run_case(target: Target, case: Case) -> Result:
@@ -263,11 +258,16 @@ def _draft_expectation(name: str, value: Any, instance: int | None) -> dict:
 
 def check_parity(target: Target, path: Path) -> int:
     """Does the target reproduce a parity record? Print each mismatch."""
-    from .parity import compare, read
+    from ..serving.parity import compare, read
 
     record = read(path)
     digest = target.describe().get("artifact_digest")
-    problems = compare(record, lambda xs: target.predict(xs, batched=True), digest)
+    skipped: list[str] = []
+    problems = compare(
+        record, lambda xs: target.predict(xs, batched=True), digest, skipped
+    )
+    for note in skipped:
+        print(f"SKIP {note}")
     for problem in problems:
         print(f"FAIL {problem}")
     count = len(record["cases"])
@@ -276,6 +276,9 @@ def check_parity(target: Target, path: Path) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from ..serving.settings import Settings
+
+    settings = Settings.from_env()
     parser = argparse.ArgumentParser(
         prog=f"{SERVICE_NAME}-validate",
         description="Check the service against validation/cases.yaml.",
@@ -287,10 +290,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--junit", type=Path, help="write JUnit XML here (for CI)")
     parser.add_argument(
         "--webhook",
-        default=os.environ.get("CHAT_WEBHOOK_URL", ""),
+        default=settings.chat_webhook_url,
         help="chat incoming-webhook URL for a summary (env CHAT_WEBHOOK_URL)",
     )
-    parser.add_argument("--token", default=os.environ.get("API_TOKEN", ""))
+    parser.add_argument("--token", default=settings.api_token)
     parser.add_argument("--ask", metavar="INPUT", help="one input, as JSON")
     parser.add_argument("--target", help="with --ask: the value to look for")
     parser.add_argument("--parity", nargs="?", const="artifacts/parity.json", type=Path)

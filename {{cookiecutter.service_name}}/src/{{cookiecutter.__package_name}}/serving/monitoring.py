@@ -4,8 +4,8 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from ..config import METRICS_NAMESPACE as NS
 from . import metrics
-from .config import METRICS_NAMESPACE as NS
 
 MAX_LABELS = 100  # distinct label values per worker; more are counted as "other"
 

@@ -1,6 +1,5 @@
 """Golden cases from validation/cases.yaml: read them, check outputs against them."""
 
-import math
 import operator
 import re
 from dataclasses import dataclass
@@ -8,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..serving.parity import differences
 
 CASES_FILE = Path("validation/cases.yaml")
 # Expectation type -> the other keys it takes (besides `field` and `instance`).
@@ -128,34 +129,6 @@ def same(got: Any, want: Any) -> bool:
         return True
     texts = isinstance(got, str | int) and isinstance(want, str | int)
     return texts and str(got) == str(want)
-
-
-def differences(
-    want: Any, got: Any, tolerance: float, relative: float = 0.0, path: str = ""
-) -> list[tuple[str, Any, Any]]:
-    """Where `got` differs from `want`: [(field path, want, got)], floats within
-    `tolerance` (absolute) or `relative`."""
-    numbers = (int, float)
-    if isinstance(want, numbers) and isinstance(got, numbers):
-        if isinstance(want, bool) or isinstance(got, bool):
-            return [] if want is got else [(path, want, got)]
-        ok = math.isclose(want, got, rel_tol=relative, abs_tol=tolerance)
-        return [] if ok else [(path, want, got)]
-    if isinstance(want, dict) and isinstance(got, dict) and want.keys() == got.keys():
-        return [
-            d
-            for key in want
-            for d in differences(
-                want[key], got[key], tolerance, relative, f"{path}.{key}".lstrip(".")
-            )
-        ]
-    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
-        return [
-            d
-            for i, (w, g) in enumerate(zip(want, got, strict=True))
-            for d in differences(w, g, tolerance, relative, f"{path}.{i}".lstrip("."))
-        ]
-    return [] if want == got else [(path or "output", want, got)]
 
 
 def rank(ranked: Any, item: Any, by: str | None = None) -> tuple[int | None, int]:

@@ -1,0 +1,16 @@
+"""The serving core: everything between HTTP and model.py, one concern a module.
+
+server    start: check settings, rules and dependencies; run the workers
+app       create_app(): the parts below, put together
+lifecycle each worker's start (batcher, model load) and stop
+middleware request ids, API_TOKEN, the log line and metrics of every request
+health    /healthz /readyz /metrics        predict  /v1/predict /v1/model
+docs      /openapi.json                    openapi  the document, from the routes
+inputs    request body -> Input            schemas  Batch, Predictions, Error
+runtime   the model: load, warm-up, the one predict path (predict, check, rules)
+batching  concurrent requests -> batches, in the predict thread
+rules, conditions   rules.yaml             parity   does predict() reproduce it?
+metrics, monitoring, logs, deferred        what the service says about itself
+settings  environment variables            errors   the error envelope
+cors      CORS_ORIGINS                     compat   reaches into dependencies
+"""

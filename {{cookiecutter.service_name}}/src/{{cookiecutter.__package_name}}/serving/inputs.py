@@ -1,0 +1,75 @@
+"""A request body -> the Input instances it holds (400 bad JSON, 422 bad fields)."""
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from ..model import Input
+from . import monitoring
+from .errors import ServiceError
+from .schemas import Batch
+
+
+def parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
+    """Body -> (inputs, is it a batch); 400 for bad JSON, 422 for bad fields."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ServiceError(
+            400, "malformed_json", f"the body is not valid JSON: {error}"
+        ) from None
+    batched = isinstance(payload, dict) and list(payload) == ["instances"]
+    instances = payload["instances"] if batched else None
+    if isinstance(instances, list) and not 1 <= len(instances) <= max_instances:
+        message = f"send 1 to {max_instances} instances"
+        details = [{"field": "instances", "message": message}]
+        raise ServiceError(
+            422, "invalid_input", "the body does not fit the schema", details
+        )
+    try:  # strict JSON validation: "1.5" is no float, true is no number
+        return _validate(body, batched), batched
+    except ValidationError as error:
+        if _integral_floats_to_ints(payload, error):  # 2.0 for an int field
+            try:
+                return _validate(orjson.dumps(payload), batched), batched
+            except ValidationError as second:
+                error = second
+        details = [
+            {
+                "field": ".".join(str(part) for part in e["loc"]) or "(body)",
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        monitoring.invalid(details)
+        raise ServiceError(
+            422, "invalid_input", "the body does not fit the schema", details
+        ) from None
+
+
+def _validate(body: bytes, batched: bool) -> list[Input]:
+    if batched:
+        return Batch.model_validate_json(body, strict=True).instances
+    return [Input.model_validate_json(body, strict=True)]
+
+
+def _integral_floats_to_ints(payload: Any, error: ValidationError) -> bool:
+    """JSON Schema counts 2.0 as an integer, strict pydantic does not: turn the
+    floats it refused for int fields into ints in payload; True if any changed."""
+    changed = False
+    for problem in error.errors(include_url=False):
+        value = problem.get("input")
+        if problem["type"] != "int_type" or not isinstance(value, float):
+            continue
+        *path, last = problem["loc"]
+        try:
+            parent = payload
+            for key in path:
+                parent = parent[key]
+            if value.is_integer() and parent[last] == value:
+                parent[last], changed = int(value), True
+        except (KeyError, IndexError, TypeError):  # loc names a union member, say
+            continue
+    return changed

@@ -1,0 +1,46 @@
+"""Each worker's start and stop: its batcher and model load, then a clean drain."""
+
+import gc
+import os
+
+from sanic import Sanic
+
+from ..config import ML_LIBRARY
+from . import metrics
+from .batching import Batcher
+from .runtime import Runtime
+
+
+def add(app: Sanic) -> None:
+    """At start: a batcher over Runtime.predict and the model load in its thread;
+    at stop: the batcher ends and this worker's last logs and metrics are written."""
+
+    @app.before_server_start
+    async def start(app: Sanic) -> None:
+        settings, runtime = app.ctx.settings, app.ctx.runtime
+        app.ctx.batcher = Batcher(
+            runtime.predict,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_batch_wait_ms,
+            max_queue=settings.max_queue,
+            timeout=settings.predict_timeout,
+        )
+        app.ctx.batcher.start()
+        for name in runtime.rules.names:
+            metrics.RULE_FIRINGS.labels(name)  # exported as 0 before it first fires
+        app.add_task(_load(runtime, app.ctx.batcher))
+
+    @app.after_server_stop
+    async def stop(app: Sanic) -> None:
+        await app.ctx.batcher.stop()
+        app.ctx.deferred.flush()
+        metrics.worker_stopped(os.getpid())
+
+
+async def _load(runtime: Runtime, batcher: Batcher) -> None:
+    await batcher.in_thread(runtime.load)
+    # The model lives as long as the worker: keep the garbage collector from walking
+    # its objects again and again (pauses while serving, seconds at exit).
+    gc.freeze()
+    metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
+    metrics.MODEL_READY.set(1 if runtime.ready else 0)

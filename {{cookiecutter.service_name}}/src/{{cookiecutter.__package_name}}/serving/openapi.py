@@ -1,0 +1,75 @@
+"""The OpenAPI document, built from the app's routes and the models in model.py.
+
+Each route that belongs in the document says so where it is defined, with
+@operation(...); document() walks the app's routes, so a route is listed once.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from ..config import SERVICE_NAME, TEMPLATE_VERSION
+from ..model import Input, Output
+from .schemas import Batch, Error, Predictions
+
+STATUS = {"type": "object"}
+REF = "#/components/schemas/{model}"
+PREDICT_BODY = {"oneOf": [{"$ref": REF.format(model=m)} for m in ("Input", "Batch")]}
+ANSWER = {"oneOf": [{"$ref": REF.format(model=m)} for m in ("Output", "Predictions")]}
+
+
+def json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def operation(
+    summary: str,
+    ok: dict[str, Any],
+    errors: tuple[int, ...] = (),
+    body: dict[str, Any] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Mark a route handler for the document: its summary, its 200 answer (see
+    json_body) and the statuses it may answer with the error envelope."""
+    spec: dict[str, Any] = {"summary": summary}
+    if body is not None:
+        spec["requestBody"] = {"required": True, **json_body(body, "")}
+    error = json_body({"$ref": REF.format(model="Error")}, "error envelope")
+    spec["responses"] = {"200": ok, **{str(status): error for status in errors}}
+
+    def mark(handler: Callable) -> Callable:
+        handler.__openapi__ = spec  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+def document(routes: Iterable[Any], description: str, output: type = Output) -> dict:
+    """The OpenAPI 3.1 document of these Sanic routes (output: the answer model,
+    which has rule reasons when rules.yaml has rules)."""
+    models = [(m, "validation") for m in (Input, Output, Batch, Predictions, Error)]
+    _, schema = models_json_schema(models, ref_template=REF)
+    if output is not Output:  # rules.yaml adds "reasons" to every answer
+        answer = output.model_json_schema(ref_template=REF)
+        answer.pop("$defs", None)
+        schema["$defs"]["Output"] = answer
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        spec = getattr(route.handler, "__openapi__", None)
+        if spec is not None:
+            path = paths.setdefault("/" + route.path.lstrip("/"), {})
+            for method in sorted(route.methods):
+                path[method.lower()] = spec
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": SERVICE_NAME,
+            "version": TEMPLATE_VERSION,
+            "description": description,
+        },
+        "paths": paths,
+        "components": {"schemas": schema["$defs"]},
+    }
