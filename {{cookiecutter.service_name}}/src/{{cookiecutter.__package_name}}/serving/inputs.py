@@ -28,25 +28,32 @@ def parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
             422, "invalid_input", "the body does not fit the schema", details
         )
     try:  # strict JSON validation: "1.5" is no float, true is no number
-        return _validate(body, batched), batched
+        inputs = _validate(body, batched)
     except ValidationError as error:
-        if _integral_floats_to_ints(payload, error):  # 2.0 for an int field
-            try:
-                return _validate(orjson.dumps(payload), batched), batched
-            except ValidationError as second:
-                error = second
-        details = [
-            {
-                "field": ".".join(str(part) for part in e["loc"]) or "(body)",
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in error.errors(include_url=False, include_input=False)
-        ]
-        monitoring.invalid(details)
-        raise ServiceError(
-            422, "invalid_input", "the body does not fit the schema", details
-        ) from None
+        inputs = _retry_ints(payload, batched, error)
+    monitoring.unknown(instances if batched else [payload])  # ignored, but counted
+    return inputs, batched
+
+
+def _retry_ints(payload: Any, batched: bool, error: ValidationError) -> list[Input]:
+    """Validate again with 2.0 as 2 for int fields; else 422 naming each field."""
+    if _integral_floats_to_ints(payload, error):
+        try:
+            return _validate(orjson.dumps(payload), batched)
+        except ValidationError as second:
+            error = second
+    details = [
+        {
+            "field": ".".join(str(part) for part in e["loc"]) or "(body)",
+            "message": e["msg"],
+            "type": e["type"],
+        }
+        for e in error.errors(include_url=False, include_input=False)
+    ]
+    monitoring.invalid(details)
+    raise ServiceError(
+        422, "invalid_input", "the body does not fit the schema", details
+    ) from None
 
 
 def _validate(body: bytes, batched: bool) -> list[Input]:

@@ -42,5 +42,6 @@ async def _load(runtime: Runtime, batcher: Batcher) -> None:
     # The model lives as long as the worker: keep the garbage collector from walking
     # its objects again and again (pauses while serving, seconds at exit).
     gc.freeze()
-    metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, runtime.digest[:12]).set(1)
+    digests = runtime.digest[:12], runtime.rules.digest[:12]
+    metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, *digests).set(1)
     metrics.MODEL_READY.set(1 if runtime.ready else 0)

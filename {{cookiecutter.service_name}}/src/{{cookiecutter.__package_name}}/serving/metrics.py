@@ -63,8 +63,8 @@ PREDICTIONS = Counter(
 )
 MODEL_INFO = Gauge(
     "model_info",
-    "The model each worker serves (value 1).",
-    ["version", "library", "digest"],
+    "The model each worker serves (value 1), and the digest of its rules file.",
+    ["version", "library", "digest", "rules"],
     namespace=NS,
     multiprocess_mode="max",
 )

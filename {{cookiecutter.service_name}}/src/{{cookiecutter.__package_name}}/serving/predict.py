@@ -61,6 +61,7 @@ async def model_info(request: Request) -> HTTPResponse:
         "model_version": runtime.version,
         "library": ML_LIBRARY,
         "artifact_digest": runtime.digest,
+        "rules_digest": runtime.rules.digest,
         "template_version": TEMPLATE_VERSION,
         "ready": runtime.ready,
         "limits": {

@@ -6,6 +6,7 @@ Output once (conditions.py); nothing is eval'd. `make rules-check`
 rules is an empty RuleSet: the same code path, which hands each Output back as is.
 """
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +57,11 @@ class Rule:
 class RuleSet:
     """The rules of one file, ready to apply to batches of predictions."""
 
-    def __init__(self, rules: list[Rule], mode: str = "first") -> None:
+    def __init__(
+        self, rules: list[Rule], mode: str = "first", digest: str = ""
+    ) -> None:
         self.rules, self.mode, self.first_only = rules, mode, mode == "first"
+        self.digest = digest  # sha256 of the file: which decisions answers come from
         self.names = [rule.name for rule in rules]
         self.answer: type[Output] = Answer if rules else Output  # what callers get
         self.adapter = TypeAdapter(list[self.answer])
@@ -101,8 +105,9 @@ def load(path: Path) -> RuleSet:
         if path == Path("rules.yaml"):  # the default, which a service may leave out
             return RuleSet([])
         raise RulesError(f"RULES_FILE={str(path)!r}: no such file")
+    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -127,7 +132,7 @@ def load(path: Path) -> RuleSet:
             raise RulesError(f"{path}: {label}: {error}") from None
     if rules and "reasons" in Output.model_fields:
         raise RulesError(f"{path}: Output has a field 'reasons', which rules add")
-    return RuleSet(rules, mode)
+    return RuleSet(rules, mode, hashlib.sha256(text.encode()).hexdigest())
 
 
 def _rule(entry: object, taken: list[str]) -> Rule:

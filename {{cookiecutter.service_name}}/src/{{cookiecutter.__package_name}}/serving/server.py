@@ -15,8 +15,8 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from ..config import PACKAGE_NAME
-from . import compat, logs, rules
+from ..config import MODEL_FILE, PACKAGE_NAME
+from . import compat, logs
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,21 @@ def metrics_folder(settings: Settings) -> Path:
 
 
 def check() -> Settings:
-    """Settings, rules and dependencies, checked; one line and exit 1 if not."""
+    """Settings, model.py's imports, rules and dependencies, checked; one line and
+    exit 1 if not."""
     try:
         settings = Settings.from_env()
+        from . import rules  # imports model.py, and so the model's library
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+    except ModuleNotFoundError as error:
+        sys.exit(
+            f"error: {MODEL_FILE} needs {error.name!r}, which is not installed: add"
+            " its package to dependencies in pyproject.toml, then `make install`"
+        )
+    try:
         rules.load(settings.rules_file)  # a bad rule stops the start here
-    except (SettingsError, rules.RulesError) as error:
+    except rules.RulesError as error:
         sys.exit(f"error: {error}")
     if problems := compat.check():
         sys.exit(
@@ -58,6 +68,7 @@ def main() -> None:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
+    from . import monitoring
     from .app import create_app
 
     compat.harden_worker_manager()
@@ -80,4 +91,5 @@ def main() -> None:
         f"listening on {url} with {settings.workers} workers; {url}/readyz answers"
         " 200 once every worker has loaded its model and made a warm-up prediction"
     )
+    log.info(monitoring.describe())
     Sanic.serve(primary=app, app_loader=loader)

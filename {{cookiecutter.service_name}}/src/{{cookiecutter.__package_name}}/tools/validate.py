@@ -111,6 +111,7 @@ class InProcess:
         return {
             "model_version": self.runtime.version,
             "artifact_digest": self.runtime.digest,
+            "rules_digest": self.runtime.rules.digest,
         }
 
     def predict(self, instances: list[dict], batched: bool) -> list[dict]:
@@ -160,7 +161,10 @@ def run_case(target: Target, case: Case) -> Result:
 
 def run(target: Target, selected: list[Case]) -> Report:
     """Every case, one after the other (so latencies are not inflated by each other)."""
-    version = target.describe().get("model_version", "")
+    described = target.describe()
+    version = described.get("model_version", "")
+    if rules := described.get("rules_digest"):
+        version += f", rules {rules[:12]}"
     started = perf_counter()
     results = [run_case(target, case) for case in selected]
     return Report(target.name, version, results, perf_counter() - started)
