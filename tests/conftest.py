@@ -12,6 +12,10 @@ import pytest
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 EXAMPLES = TEMPLATE_DIR / "examples"
 sys.path.insert(0, str(EXAMPLES))  # examples/fill.py, imported by the tests
+# local_extensions.py (cookiecutter.json's `_extensions`): cookiecutter and cruft put
+# the template on sys.path while rendering, but pytest-cookies renders the answers
+# once more by itself, before calling cookiecutter.
+sys.path.append(str(TEMPLATE_DIR))
 CHOICES = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
 LIBRARIES: list[str] = CHOICES["ml_library"]
 

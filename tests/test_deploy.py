@@ -1,6 +1,7 @@
 """A rendered service deploys with standard tools: image, manifests, CI, updates."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -138,10 +139,13 @@ def test_make_deploy_pins_the_image_it_built(cookies) -> None:
         ]
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["image"] == image
-    wrong = subprocess.run(
-        [make, "-s", "manifests", "ENV=qa"], cwd=service, capture_output=True, text=True
-    )
-    assert wrong.returncode != 0 and "staging" in wrong.stdout + wrong.stderr
+    for target in ("manifests", "deploy", "undeploy"):
+        wrong = subprocess.run(
+            [make, "-s", target, "ENV=qa"], cwd=service, capture_output=True, text=True
+        )
+        said = (wrong.stdout + wrong.stderr).strip().splitlines()
+        assert wrong.returncode != 0 and len(said) == 1, said  # one line, no more
+        assert "ENV=qa" in said[0] and "production staging" in said[0], said
     listed = run([make, "help"], cwd=service)
     for target in ("image", "push", "deploy", "undeploy", "template-update", "test"):
         assert f"make {target} " in listed
@@ -170,6 +174,53 @@ def test_ci_workflow_passes_actionlint(cookies) -> None:
 def git(*args: str, cwd: Path) -> str:
     identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
     return run([tool("git"), *identity, *args], cwd=cwd)
+
+
+def test_image_tag_says_dirty_when_files_differ_from_the_commit(cookies) -> None:
+    """The image is tagged <version>-<commit>, plus -dirty for a changed or new file."""
+    service = bake(cookies)
+
+    def tags() -> list[str]:
+        planned = run([tool("make"), "-n", "image"], cwd=service).split()
+        return [planned[i + 1] for i, word in enumerate(planned) if word == "-t"]
+
+    git("init", "-q", cwd=service)
+    git("add", "-A", cwd=service)
+    git("commit", "-qm", "service", cwd=service)
+    commit = git("rev-parse", "--short", "HEAD", cwd=service).strip()
+    assert tags() == ["iris-classifier:0.1.0", f"iris-classifier:0.1.0-{commit}"]
+    (service / "artifacts" / "model.joblib").write_bytes(b"not committed yet")
+    assert tags()[1] == f"iris-classifier:0.1.0-{commit}-dirty"
+    git("add", "-A", cwd=service)
+    git("commit", "-qm", "model", cwd=service)
+    model_py = next(service.glob("src/*/model.py"))
+    model_py.write_text(model_py.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    commit = git("rev-parse", "--short", "HEAD", cwd=service).strip()
+    assert tags()[1] == f"iris-classifier:0.1.0-{commit}-dirty"
+
+
+def test_make_validate_reports_the_commands_own_status(cookies, tmp_path) -> None:
+    """make exits 2 on any failure; its last line gives the command's own status."""
+    service = bake(cookies, ml_library="other")
+    (tmp_path / "bad.yaml").write_text("cases:\n  - name: typo\n    inputs: {}\n")
+    bin_dir = Path(sys.executable).parent  # has pyyaml: enough to read the cases
+    done = subprocess.run(
+        [
+            tool("make"),
+            "validate",
+            f"BIN={bin_dir}",
+            f"ARGS=--cases {tmp_path}/bad.yaml",
+        ],
+        cwd=service,
+        env={**os.environ, "PYTHONPATH": str(service / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert "bad.yaml:2: case 'typo'" in lines[0], lines
+    assert lines[1] == "validate exited 2 (1: a case failed, 2: could not run)", lines
 
 
 def test_template_update_brings_changes_without_conflicts(cookies, tmp_path) -> None:

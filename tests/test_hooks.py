@@ -18,6 +18,10 @@ BAD_NAMES = [
     "1iris",
     "iris classifier",
     "iris.classifier",
+    "a/b",
+    "a/b/c",
+    "/iris",
+    "iris/",
     "iris/../etc",
     'iris"; import os; os.system("echo pwned") #',
     "iris'); rm -rf / #",
@@ -49,16 +53,25 @@ BAD_NAMES = [
 def test_bad_service_name_is_refused_and_nothing_written(
     cookies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    """Refused with FailedHookException; the output folder is left exactly as it was
+    (no new entry at any depth, not even an empty folder), and so is the cwd."""
     cwd = tmp_path / "cwd"  # a shell injection would write here
     cwd.mkdir()
     monkeypatch.chdir(cwd)
+    output = Path(str(cookies._output_factory("check"))).parent
+    before = sorted(output.rglob("*"))
     result = cookies.bake(extra_context={"service_name": name})
     if name:
         assert isinstance(result.exception, FailedHookException), result.exception
+        lines = str(result.exception).strip().splitlines()
+        assert len(lines) <= 1 and "pre_gen_project" not in str(lines), lines
     else:  # cookiecutter itself refuses an empty folder name, before any hook
         assert isinstance(result.exception, OutputDirExistsException)
-    output = Path(str(cookies._output_factory("check"))).parent
-    assert not [p for p in output.rglob("*") if p.is_file()]
+    # pytest-cookies makes each bake a new output folder (unless it stopped while
+    # rendering cookiecutter.json): that folder stays empty.
+    new = set(output.rglob("*")) - set(before)
+    assert len(new) <= 1 and all(p.parent == output for p in new), sorted(new)
+    assert not [p for p in new if any(p.iterdir())], sorted(new)
     assert not list(cwd.iterdir())
 
 
@@ -69,7 +82,8 @@ def test_good_service_name_renders(cookies, name: str) -> None:
 
 def render_hook(tmp_path: Path, name: str) -> Path:
     """Render pre_gen_project.py exactly as cookiecutter does, with this answer."""
-    context = {"cookiecutter": {**CHOICES, "service_name": name}}
+    answers = {k: v for k, v in CHOICES.items() if k != "_extensions"}
+    context = {"cookiecutter": {**answers, "service_name": name}}
     context["cookiecutter"]["__package_name"] = name.replace("-", "_")
     source = (TEMPLATE_DIR / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
     hook = tmp_path / "pre_gen_project.py"

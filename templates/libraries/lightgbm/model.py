@@ -72,6 +72,10 @@ class Model:
         # ---- REPLACE with your prediction code, for example: ----
         # names = self.model.feature_name()  # the column order used in training
         # rows = [[getattr(item, name) for name in names] for item in inputs]
+        # (trained on a pandas DataFrame with category columns? give it one, with
+        # `import pandas` and pandas added to pyproject.toml, see the README:
+        # rows = pandas.DataFrame([item.model_dump() for item in inputs])[names]
+        # with each category column made .astype("category") as in training)
         # values = self.model.predict(rows, num_threads=1)  # 1 thread per worker
         # return [Output(progression=float(value)) for value in values]
         raise NotImplementedError(

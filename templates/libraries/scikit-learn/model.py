@@ -1,6 +1,6 @@
 """The model behind the service: the only file you need to edit.
 
-1. Save your trained estimator: joblib.dump(model, "artifacts/model.joblib")
+1. Save your trained estimator or Pipeline: joblib.dump(model, "artifacts/model.joblib")
 2. Describe one request in Input and one answer in Output (pydantic models:
    they validate requests and document the API).
 3. Write predict(): it gets a whole batch of inputs, returns one output each.
@@ -51,8 +51,15 @@ class Model:
     def predict(self, inputs: list[Input]) -> list[Output]:
         """Predict a batch: one Output for each Input, in the same order."""
         # ---- REPLACE with your prediction code, for example: ----
+        # A plain estimator takes an array, one row per input (import numpy):
+        # x = numpy.array([item.features for item in inputs])
+        # A Pipeline with a ColumnTransformer picks columns by name: give it a
+        # pandas DataFrame whose columns are Input's fields, named as in training
+        # (import pandas, and add it to pyproject.toml: README, "Adding a dependency"):
+        # x = pandas.DataFrame([item.model_dump() for item in inputs])
+        # Then, for a classifier:
         # classes = [str(c) for c in self.model.classes_]
-        # rows = self.model.predict_proba([item.features for item in inputs])
+        # rows = self.model.predict_proba(x)
         # outputs = []
         # for row in rows:
         #     p = dict(zip(classes, row.tolist(), strict=True))

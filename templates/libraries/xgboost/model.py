@@ -66,6 +66,11 @@ class Model:
         # names = self.model.feature_names  # the column order used in training
         # rows = [[getattr(item, name) for name in names] for item in inputs]
         # probabilities = self.model.predict(xgboost.DMatrix(rows, feature_names=names))
+        # (trained on a pandas DataFrame with category columns? give it one, with
+        # `import pandas` and pandas added to pyproject.toml, see the README:
+        # frame = pandas.DataFrame([item.model_dump() for item in inputs])[names]
+        # with each category column made .astype("category") as in training, then
+        # xgboost.DMatrix(frame, enable_categorical=True))
         # return [
         #     Output(label=int(row.argmax()), probabilities=row.tolist())
         #     for row in probabilities

@@ -133,6 +133,36 @@ class InProcess:
         return [answer.model_dump(mode="json") for answer, _ in results]
 
 
+def stale_example(case: Case) -> str | None:
+    """Why the template's example case (`example: true`) no longer fits model.py, or
+    None. Such a case is skipped with this note, not failed; cases of yours all run."""
+    if not case.example:
+        return None
+    from pydantic import ValidationError
+
+    try:
+        from ..model import Input, Output
+    except ImportError:
+        return None  # cannot tell here: run it
+    try:
+        for instance in case.instances:
+            Input.model_validate(instance)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = f"{first['loc'][0]}: " if first["loc"] else ""
+        problem = f"Input: {field}{first['msg']}"
+    else:
+        fields = {e.field.split(".")[0] for e in case.expectations if e.field}
+        missing = sorted(fields - set(Output.model_fields))
+        if not missing:
+            return None
+        problem = f"Output has no field {missing[0]!r}"
+    return (
+        f"skipped {case.name!r} (line {case.line}), the template's example: it does not"
+        f" fit model.py ({problem}); delete it from the cases or write one of yours"
+    )
+
+
 def run_case(target: Target, case: Case) -> Result:
     """Send the case's input once and check every expectation on the answer."""
     started = perf_counter()
@@ -316,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
             selected = cases.load(args.cases)
             if args.only:
                 selected = [c for c in selected if c.name in args.only]
+            notes = {c.name: note for c in selected if (note := stale_example(c))}
+            for note in notes.values():
+                print(f"note: {note}", file=sys.stderr)
+            selected = [c for c in selected if c.name not in notes]
             if not selected:
                 print(f"no cases to run in {args.cases}")
                 return 0
