@@ -19,23 +19,20 @@ import argparse
 import contextlib
 import json
 import os
-import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import yaml
-from pytest_cookies.plugin import Cookies
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import LIBRARIES, Environments  # noqa: E402
-from containers import Image, engine  # noqa: E402
-from test_serving import close, example, in_process, trained_service  # noqa: E402
+from harness.commands import log
+from harness.containers import Image, container_engine, engine
+from harness.environments import Environments
+from harness.examples import example
+from harness.models import close, in_process, trained_service
+from harness.render import cookies
+from harness.template import LIBRARIES
 
 COLUMNS = [
     "library",
@@ -46,10 +43,6 @@ COLUMNS = [
     "stop s",
     "exit code",
 ]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -63,16 +56,6 @@ def stdout_to_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def cookies(work: Path) -> Cookies:
-    """Renders the template into `work`, as the tests' `cookies` fixture does."""
-    config = work / "cookiecutter.yaml"  # keeps replay files out of $HOME
-    folders = {"cookiecutters_dir": work / "cc", "replay_dir": work / "replay"}
-    config.write_text(yaml.safe_dump({k: str(v) for k, v in folders.items()}))
-    return Cookies(
-        str(ROOT), lambda name: tempfile.mkdtemp(prefix=f"{name}-", dir=work), config
-    )
 
 
 def measure(
@@ -118,8 +101,7 @@ def main() -> int:
         parser.error(f"not an ml_library option: {', '.join(sorted(unknown))}")
     libraries = [x for x in libraries if x not in args.skip]
 
-    test_script = runpy.run_path(str(ROOT / "scripts" / "test.py"))
-    os.environ.update(test_script["container_engine"]())
+    os.environ.update(container_engine())
     try:
         docker = engine()
     except LookupError as error:

@@ -22,41 +22,39 @@ import threading
 import time
 from pathlib import Path
 
-import serve
-from serve import sh
+from harness.commands import sh
+from harness.examples import example, fill, requirements, script
+from harness.render import render
+from harness.server import Server, source_env
+from harness.template import LIBRARIES, module
+from harness.venvs import install, make
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
-from fill import example, fill  # noqa: E402
-
-CHOICES = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
 LOAD_TIME = """
 import sys, time
 from pathlib import Path
 started = time.perf_counter()
-from {package}.model import Model
+from {model} import Model
 imported = time.perf_counter()
 Model().load(Path("artifacts"))
 print(imported - started, time.perf_counter() - imported)
 """
 
 
-def install(library: str, service: Path, folder: Path) -> tuple[Path, float, int]:
+def venv(library: str, service: Path, folder: Path) -> tuple[Path, float, int]:
     """A venv with the service alone; returns python, seconds, and its size in MB."""
     started = time.monotonic()
-    preinstall = getattr(example(library), "PREINSTALL", [])
-    python = serve.install(service, folder, *preinstall)
+    python = make(folder, requirements(library, "PREINSTALL"), [service])
     seconds = time.monotonic() - started
     megabytes = int(sh("du", "-sm", folder).split()[0])
-    if training := getattr(example(library), "TRAINING", []):
-        sh(python, *serve.PIP, *training)  # after the measurement: not the service's
+    if training := requirements(library, "TRAINING"):
+        install(python, *training)  # after the measurement: not the service's
     return python, seconds, megabytes
 
 
-def load_time(python: Path, service: Path, env: dict) -> tuple[float, float]:
-    package = service.name.replace("-", "_")
-    script = LOAD_TIME.format(package=package)
-    imported, loaded = sh(python, "-c", script, cwd=service, env=env).split()
+def load_time(python: Path, service: Path) -> tuple[float, float]:
+    code = LOAD_TIME.format(model=module(service, "model"))
+    output = sh(python, "-c", code, cwd=service, **source_env(service))
+    imported, loaded = output.split()
     return float(imported), float(loaded)
 
 
@@ -97,16 +95,14 @@ def load_test(port: int, bodies: list[dict], concurrency: int) -> float:
 
 
 def measure(library: str, work: Path, requests: int, concurrency: int) -> dict:
-    service = serve.render(work / library, ml_library=library)
-    python, seconds, megabytes = install(library, service, work / f"venv-{library}")
+    service = render(work / library, ml_library=library)
+    python, seconds, megabytes = venv(library, service, work / f"venv-{library}")
     # Run the filled-in model.py from src/, over the installed copy of the stub.
-    source = {"PYTHONPATH": str(service / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    env = {**os.environ, **source}
-    sh(python, ROOT / "examples" / library / "example.py", "train", "artifacts",
-       cwd=service, env=env)  # fmt: skip
+    sh(python, script(library), "train", "artifacts", cwd=service,
+       **source_env(service))  # fmt: skip
     fill(library, service)
-    imported, loaded = load_time(python, service, env)
-    with serve.Server(python, service, PYTHONDONTWRITEBYTECODE="1") as server:
+    imported, loaded = load_time(python, service)
+    with Server(python, service, quiet=True, PYTHONDONTWRITEBYTECODE="1") as server:
         bodies = example(library).inputs(requests)
         load_test(server.port, bodies[: min(200, requests)], concurrency)  # warm up
         rate = load_test(server.port, bodies, concurrency)
@@ -122,7 +118,7 @@ def measure(library: str, work: Path, requests: int, concurrency: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("libraries", nargs="*", default=CHOICES["ml_library"])
+    parser.add_argument("libraries", nargs="*", default=LIBRARIES)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()

@@ -26,17 +26,17 @@ import random
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-import serve
-
-TEMPLATE = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TEMPLATE / "examples"))
-from fill import example, replace_block  # noqa: E402
+from harness.examples import example, replace_block
+from harness.processes import tree
+from harness.render import render as render_service
+from harness.server import Server
+from harness.template import module
+from harness.venvs import make
 
 CLASSES = ["billing", "card_lost", "fraud"]
 INPUT = """
@@ -67,8 +67,8 @@ RULES = "mode: all\nrules:\n" + "".join(
 APPLY = """
 import random, timeit
 from pathlib import Path
-from w1_bench.model import Input, Model
-from w1_bench.serving.rules import load
+from {model} import Input, Model
+from {rules} import load
 model = Model()
 model.load(Path("artifacts"))
 rng = random.Random(0)
@@ -85,7 +85,7 @@ print(min(timeit.repeat(run, number=20, repeat=7)) / (20 * len(pairs)) * 1e6)
 
 def render(folder: Path) -> Path:
     """Render the scikit-learn service, W1-shaped; replay files stay in `folder`."""
-    service = serve.render(folder, service_name="w1-bench", ml_library="scikit-learn")
+    service = render_service(folder, service_name="w1-bench", ml_library="scikit-learn")
     model_py = service / "src/w1_bench/model.py"
     source = replace_block(model_py.read_text(), "REPLACE with your model's", INPUT)
     source = replace_block(source, "REPLACE with your prediction code", PREDICT)
@@ -120,7 +120,7 @@ async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, i
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its descendants (Linux)."""
     ticks = 0
-    for each in serve.tree(pid):
+    for each in tree(pid):
         try:
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -160,12 +160,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         folder = Path(tmp)
         service = render(folder)
-        python = args.python or serve.install(service, folder / "venv")
+        python = args.python or make(folder / "venv", [service])
         model = str(service / "artifacts/model.joblib")
+        roles = {role: module(service, role) for role in ("model", "rules")}
         subprocess.run([python, "-c", TRAIN, model], check=True)
         apply_us = float(
             subprocess.run(
-                [python, "-c", APPLY],
+                [python, "-c", APPLY.format(**roles)],
                 cwd=service,
                 env={**os.environ, "PYTHONPATH": str(service / "src")},
                 capture_output=True,
@@ -178,7 +179,7 @@ def main() -> None:
         configs = {"no rules": {}, b_name: rules}
         with contextlib.ExitStack() as stack:
             servers = {
-                name: stack.enter_context(serve.Server(python, service, **env))
+                name: stack.enter_context(Server(python, service, quiet=True, **env))
                 for name, env in configs.items()
             }
             bodies = requests()

@@ -2,12 +2,15 @@
 
 python3 bench/run.py [--duration 3] [--warmup 1] [--concurrency 1,16,64]
     [--peers sanic,fastapi,litserve,mlserver,bentoml] [--workloads w1,w2]
+    [--baseline CHECKOUT]
 
 Renders real services for two workloads (W1: scikit-learn LogisticRegression,
 W2: torch MLP), trains their models, and serves the same models with the same JSON
 API from each peer, every one in its own virtual environment (kept in
 bench/results/venvs, made on first use). Each server runs with one worker pinned
 to CPU 0, wrk to CPU 1. Answers are checked before anything is measured.
+--baseline: also render the services from another checkout of this template (an
+older commit's worktree, say) and measure them as the peer `baseline`.
 """
 
 import argparse
@@ -20,13 +23,17 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-import venv
+import tomllib
 from pathlib import Path
 
-import serve
-from serve import free_port
+from harness import client
+from harness.commands import log, sh
+from harness.models import close
+from harness.processes import rss_mb, tree
+from harness.render import render as render_template
+from harness.server import free_port
+from harness.template import ROOT
+from harness.venvs import install, make
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -34,30 +41,13 @@ PEERS = BENCH / "peers"
 TORCH = "torch==2.13.0"  # always first into a venv, from the local CPU build
 PACKAGES = {
     "service": ["cookiecutter>=2.7"],  # then the rendered services' dependencies
+    "baseline": ["cookiecutter>=2.7"],  # where they differ from the service's
     "sanic": ["sanic", "scikit-learn", "joblib"],
     "fastapi": ["fastapi", "uvicorn[standard]", "scikit-learn", "joblib"],
     "litserve": ["litserve", "scikit-learn", "joblib"],
     "mlserver": ["mlserver", "uvloop<0.22", "scikit-learn", "joblib"],  # 1.7 vs 0.22
     "bentoml": ["bentoml", "scikit-learn", "joblib"],
 }
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def sh(*command: object, cwd: Path | None = None, **env: str) -> str:
-    done = subprocess.run(
-        [str(c) for c in command],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"{command} failed:\n{(done.stdout + done.stderr)[-3000:]}")
-    return done.stdout
 
 
 def environment(name: str) -> Path:
@@ -68,41 +58,68 @@ def environment(name: str) -> Path:
         return python
     log(f"making the {name} environment")
     shutil.rmtree(folder, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True).create(folder)
-    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    sh(*pip, TORCH)
-    sh(*pip, *PACKAGES[name])
+    make(folder, [TORCH], PACKAGES[name])
     (folder / "done").write_text(sh(python, "-m", "pip", "freeze"))
     return python
 
 
-def render(python: Path, workload: str) -> Path:
-    """Render the template for a workload and put its model.py and artifacts in."""
-    out = RESULTS / "services" / workload
-    shutil.rmtree(out, ignore_errors=True)
+def rendered(name: str, workload: str) -> Path:
+    """Where the generated service `name` (service, baseline) of a workload is."""
+    return RESULTS / "services" / name / workload / f"bench-{workload}"
+
+
+def render(python: Path, name: str, workload: str, template: Path) -> Path:
+    """Render `template` for a workload as `name`, with this checkout's model.py."""
+    service = rendered(name, workload)
+    shutil.rmtree(service.parent, ignore_errors=True)
     library = "scikit-learn" if workload == "w1" else "torch"
-    service = serve.render(
-        out, python, service_name=f"bench-{workload}", ml_library=library
-    )
-    package = service / "src" / f"bench_{workload}"
+    render_template(
+        service.parent, python, template,
+        service_name=service.name, ml_library=library,
+    )  # fmt: skip
+    package = service / "src" / service.name.replace("-", "_")
     shutil.copy(BENCH / "models" / f"{workload}_model.py", package / "model.py")
     return service
 
 
-def service_environment(workloads: list[str]) -> tuple[Path, dict[str, Path]]:
-    """The generated services' venv, the rendered services and trained artifacts."""
-    python = environment("service")
-    services = {w: render(python, w) for w in workloads}
-    marker = RESULTS / "venvs" / "service" / "deps"
-    if not marker.exists():  # the services' own dependencies, from their pyproject
-        sh(python, "-m", "pip", "install", "-q", *services.values())
-        marker.touch()
+def dependencies(services: list[Path]) -> list[str]:
+    """The runtime dependencies the rendered services declare."""
+    found = set()
+    for service in services:
+        project = tomllib.loads((service / "pyproject.toml").read_text("utf-8"))
+        found.update(project["project"]["dependencies"])
+    return sorted(found)
+
+
+def service_environment(workloads: list[str], baseline: Path | None) -> dict[str, Path]:
+    """The python of each generated service (service, and baseline if asked), the
+    rendered services, and the trained artifacts. The baseline shares the service's
+    environment where the two declare the same dependencies, else has its own."""
+    templates = {"service": ROOT} | ({"baseline": baseline} if baseline else {})
+    renderer = environment("service")  # has cookiecutter
+    services = {
+        name: [render(renderer, name, w, template) for w in workloads]
+        for name, template in templates.items()
+    }
+    pythons: dict[str, Path] = {}
+    for name, found in services.items():
+        wanted = "\n".join(dependencies(found))
+        if name != "service" and wanted == "\n".join(dependencies(services["service"])):
+            pythons[name] = pythons["service"]
+            continue
+        python = pythons[name] = environment(name)
+        marker = python.parents[1] / "deps"
+        if not marker.exists() or marker.read_text() != wanted:
+            log(f"installing the dependencies of the {name} services")
+            install(python, *found)  # their dependencies, from their pyproject
+            marker.write_text(wanted)
+    python = pythons["service"]
     for workload in workloads:
         artifacts = RESULTS / "artifacts" / workload
         if not any(artifacts.glob("model.*")):
             artifacts.mkdir(parents=True, exist_ok=True)
             sh(python, PEERS / "workload.py", "train", artifacts, WORKLOAD=workload)
-    return python, services
+    return pythons
 
 
 # Peers started by their own CLI, to which --host and --port are added.
@@ -116,7 +133,14 @@ CLI = {
 class Server:
     """One server process group, pinned to CPUs, logging to a file."""
 
-    def __init__(self, name: str, workload: str, cpus: str = "0", workers: int = 1):
+    def __init__(
+        self,
+        name: str,
+        workload: str,
+        cpus: str = "0",
+        workers: int = 1,
+        python: Path | None = None,
+    ) -> None:
         self.name, self.workload, self.port = name, workload, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         artifacts = RESULTS / "artifacts" / workload
@@ -126,10 +150,10 @@ class Server:
             "PYTHONPATH": str(PEERS),
             "PORT": str(self.port),
         }
-        python = environment(name)
+        python = python or environment(name)
         cwd = PEERS
-        if name == "service":
-            cwd = RESULTS / "services" / workload / f"bench-{workload}"
+        if name in ("service", "baseline"):  # generated services
+            cwd = rendered(name, workload)
             command = [python, "-m", f"bench_{workload}"]
             env.update(
                 PYTHONPATH=str(cwd / "src"),
@@ -170,16 +194,8 @@ class Server:
         )
 
     def post(self, body: dict) -> tuple[int, bytes]:
-        request = urllib.request.Request(
-            self.url + "/v1/predict",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
+        status, _, answer = client.request(self.url + "/v1/predict", body, timeout=30)
+        return status, answer
 
     def wait_ready(self, body: dict, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -196,7 +212,7 @@ class Server:
     def rss_mb(self) -> tuple[float, float]:
         """Resident memory of the process tree (server, workers, helpers) and of
         its largest process (the worker)."""
-        sizes = [serve.rss_mb(pid) for pid in serve.tree(self.process.pid)]
+        sizes = [rss_mb(pid) for pid in tree(self.process.pid)]
         return sum(sizes), max(sizes)
 
     def stop(self) -> None:
@@ -214,21 +230,11 @@ class Server:
         return self.log_path.read_text(errors="replace")[-3000:]
 
 
-def close(a: object, b: object) -> bool:
-    if isinstance(a, float | int) and isinstance(b, float | int):
-        return abs(a - b) <= 1e-4 + 1e-4 * abs(b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(map(close, a, b))
-    return a == b
-
-
 def check_answers(server: Server, expected: list) -> None:
     """Every answer equals the in-process prediction before anything is measured."""
     for body, want in expected:
         status, answer = server.post(body)
-        if status != 200 or not close(json.loads(answer), want):
+        if status != 200 or not close(json.loads(answer), want, 1e-4, 1e-4):
             raise RuntimeError(f"{server.name}: wrong answer {status} {answer[:300]!r}")
 
 
@@ -298,11 +304,11 @@ def measure(server: Server, script: Path, args, cpus: str = "1") -> dict[int, di
     return results
 
 
-def bench_workload(workload: str, python: Path, args) -> dict:
+def bench_workload(workload: str, pythons: dict[str, Path], args) -> dict:
     """Every server of one workload, one after the other, with checked answers."""
     expected = json.loads(
         sh(
-            python,
+            pythons["service"],
             PEERS / "workload.py",
             "expect",
             "50",
@@ -313,6 +319,7 @@ def bench_workload(workload: str, python: Path, args) -> dict:
     script = lua_script(RESULTS / f"{workload}.lua", [body for body, _ in expected])
     results = {}
     runs = [("service", 1, "0", "1")]
+    runs += [("baseline", 1, "0", "1")] if "baseline" in pythons else []
     runs += [(peer, 1, "0", "1") for peer in args.peers]
     if args.two_workers:
         runs.append(("service", 2, "0,1", "0,1"))
@@ -320,7 +327,7 @@ def bench_workload(workload: str, python: Path, args) -> dict:
         label = name if workers == 1 else f"service x2 ({cpus})"
         log(f"{workload}: {label}")
         try:
-            server = Server(name, workload, cpus=cpus, workers=workers)
+            server = Server(name, workload, cpus, workers, pythons.get(name))
         except Exception as error:  # e.g. a peer that cannot be installed here
             results[label] = {"error": f"{type(error).__name__}: {error}"[:300]}
             log(f"  {label} skipped: {results[label]['error']}")
@@ -433,14 +440,23 @@ def main() -> int:
     parser.add_argument("--peers", default="sanic,fastapi,litserve,mlserver,bentoml")
     parser.add_argument("--workloads", default="w1,w2")
     parser.add_argument("--no-two-workers", dest="two_workers", action="store_false")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another checkout of this template, measured as the peer `baseline`",
+    )
     args = parser.parse_args()
+    if args.baseline and not (args.baseline / "cookiecutter.json").is_file():
+        parser.error(f"--baseline: {args.baseline} is not a checkout of the template")
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     args.peers = [p for p in args.peers.split(",") if p]
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     workloads = args.workloads.split(",")
-    python, _ = service_environment(workloads)
-    all_results = {w: bench_workload(w, python, args) for w in workloads}
+    baseline = args.baseline.resolve() if args.baseline else None
+    pythons = service_environment(workloads, baseline)
+    all_results = {w: bench_workload(w, pythons, args) for w in workloads}
     text = report(all_results, args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"report-{stamp}.md").write_text(text)

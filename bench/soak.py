@@ -24,12 +24,16 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import serve
-from run import log, lua_script
+from peers import workload  # the W1 request bodies of bench/run.py
+from run import lua_script
+
+from harness.commands import log, sh
+from harness.processes import rss_mb, tree
+from harness.render import render
+from harness.server import Server
+from harness.venvs import make
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH / "peers"))
-import workload  # noqa: E402  (the W1 request bodies of bench/run.py)
 
 WINDOW = 10  # seconds
 GROWTH_MB = 10
@@ -60,7 +64,7 @@ end
 
 def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
     """One wrk run: req/s, answers by status, socket errors by kind."""
-    out = serve.sh("wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+    out = sh("wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
                    "--timeout", "10s", "-s", script, f"{url}/v1/predict")  # fmt: skip
     statuses = Counter()
     for key, count in re.findall(r"^status (.+) = (\d+)$", out, re.M):
@@ -75,7 +79,7 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
 def memory(pid: int) -> dict[int, tuple[str, float]]:
     """Every process of the service: pid -> (what it is, RSS in MB)."""
     found = {}
-    for each in serve.tree(pid):
+    for each in tree(pid):
         try:
             environ = Path(f"/proc/{each}/environ").read_bytes().split(b"\0")
             command = Path(f"/proc/{each}/cmdline").read_bytes()
@@ -90,7 +94,7 @@ def memory(pid: int) -> dict[int, tuple[str, float]]:
             role = "helper: multiprocessing resource tracker"
         else:
             role = "helper: Sanic's shared-state process"
-        found[each] = (role, serve.rss_mb(each))
+        found[each] = (role, rss_mb(each))
     return found
 
 
@@ -180,12 +184,12 @@ def main() -> int:
         folder = Path(tmp)
         log("render the W1 service, install it, train its model")
         context = {"service_name": "soak-w1", "ml_library": "scikit-learn"}
-        service = serve.render(folder, **context)
+        service = render(folder, **context)
         shutil.copy(BENCH / "models/w1_model.py", service / "src/soak_w1/model.py")
-        python = args.python or serve.install(service, folder / "venv")
-        serve.sh(python, BENCH / "peers/workload.py", "train", service / "artifacts")
+        python = args.python or make(folder / "venv", [service])
+        sh(python, BENCH / "peers/workload.py", "train", service / "artifacts")
         script = lua_script(folder / "soak.lua", workload.inputs(50), COUNTING)
-        with serve.Server(python, service, workers=2) as server:
+        with Server(python, service, quiet=True, WORKERS="2") as server:
             log(f"warm-up, {args.warmup} s")
             runs = [wrk(server.url, script, args.connections, args.warmup)]
             start, loads = memory(server.process.pid), [os.getloadavg()[0]]

@@ -14,21 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from serve import Server  # noqa: E402
+from harness.server import Server, source_env
+from harness.template import module
 
 RUNS = 5
-
-
-def post(url: str, body: object) -> object:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)
 
 
 def expectation(field: str, value: object) -> dict:
@@ -38,16 +29,18 @@ def expectation(field: str, value: object) -> dict:
 
 
 def main(service: Path, python: str, count: int) -> int:
-    package = service.name.replace("-", "_")
-    env = {**os.environ, "PYTHONPATH": str(service / "src")}
+    env = {**os.environ, **source_env(service)}
     with (
-        Server(python, service, workers=2) as server,
+        Server(python, service, quiet=True, WORKERS="2") as server,
         tempfile.TemporaryDirectory(prefix="bench-validate-") as folder,
     ):
         url = server.url
-        with urllib.request.urlopen(f"{url}/v1/model", timeout=10) as answer:
-            example = json.load(answer)["input_schema"]["examples"][0]
-        output = post(f"{url}/v1/predict", example)
+        example = json.loads(server.request("/v1/model")[2])["input_schema"]
+        example = example["examples"][0]
+        status, _, output = server.request("/v1/predict", example)
+        if status != 200:
+            sys.exit(f"POST /v1/predict: {status} {output[:300]!r}")
+        output = json.loads(output)
         cases = [
             {
                 "name": f"case-{i:02d}",
@@ -58,7 +51,7 @@ def main(service: Path, python: str, count: int) -> int:
         ]
         cases_file = Path(folder) / "cases.yaml"
         cases_file.write_text(json.dumps({"cases": cases}))  # JSON is YAML
-        command = [python, "-m", f"{package}.tools.validate", url, "--cases"]
+        command = [python, "-m", module(service, "validate"), url, "--cases"]
         seconds = []
         for _ in range(RUNS):
             started = time.perf_counter()

@@ -14,32 +14,11 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ENGINE = ROOT.parent / "shared" / "containers" / "engine.sh"
-
-
-def container_engine() -> dict[str, str]:
-    """DOCKER_HOST and friends for a local engine, when none answers and one can."""
-    answers = (
-        shutil.which("docker")
-        and subprocess.run(
-            ["docker", "info"], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
-    if answers or not ENGINE.is_file():
-        return {}
-    # From /, so the engine's service never runs in a folder that goes away; into a
-    # file, since the service it leaves running keeps that descriptor open.
-    with tempfile.TemporaryFile("w+") as exports:
-        subprocess.run(["bash", str(ENGINE)], cwd="/", stdout=exports, check=True)
-        exports.seek(0)
-        lines = exports.read().splitlines()
-    pairs = (x.removeprefix("export ").split("=", 1) for x in lines if "=" in x)
-    return {key: value.strip("'\"") for key, value in pairs}
+from harness.containers import container_engine
+from harness.template import ROOT
+from harness.venvs import make
 
 
 def main() -> int:
@@ -47,10 +26,7 @@ def main() -> int:
     requirements = project["dependency-groups"]["test"]
     folder = Path(tempfile.mkdtemp(prefix="modelservice-test-"))
     try:
-        venv.EnvBuilder(with_pip=True).create(folder)
-        python = str(folder / "bin" / "python")
-        pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, *requirements], check=True)
+        python = make(folder, requirements)
         parallel = ["-n", "2", "--dist", "loadgroup"]
         command = [python, "-m", "pytest", "-p", "no:cacheprovider", *parallel]
         command += sys.argv[1:]

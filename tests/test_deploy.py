@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, TEMPLATE_DIR, bake, run
-from test_render import COMBINATIONS, combination_id
 
-sys.path.insert(0, str(EXAMPLES))
-from fill import fill  # noqa: E402
+from harness.commands import run
+from harness.examples import fill
+from harness.render import bake
+from harness.template import COMBINATIONS, ROOT, combination_id
 
 OVERLAYS = ["staging", "production"]
 JOBS = {"lint", "test", "validate", "image", "manifests"}
@@ -59,7 +59,7 @@ def test_dockerfile_passes_hadolint_and_runs_unprivileged(cookies, context) -> N
     assert not [x for x in stage if "pip install" in x]
     # apt only for the run-time libraries the ML library declares (lightgbm: libgomp1)
     library = context.get("ml_library", "scikit-learn")
-    declared = TEMPLATE_DIR / "templates/libraries" / library / "system-packages.txt"
+    declared = ROOT / "templates/libraries" / library / "system-packages.txt"
     wanted = declared.read_text(encoding="utf-8").split() if declared.exists() else []
     installed = [
         x.split("--no-install-recommends")[1].split("&&")[0].split()
@@ -155,7 +155,7 @@ def test_ci_workflow_is_copied_verbatim_and_has_every_job(cookies) -> None:
     """The workflow parses, keeps its ${{ }} expressions, and has the five jobs."""
     service = bake(cookies)
     text = (service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
-    source = TEMPLATE_DIR / "{{cookiecutter.service_name}}/.github/workflows/ci.yml"
+    source = ROOT / "{{cookiecutter.service_name}}/.github/workflows/ci.yml"
     assert text == source.read_text(encoding="utf-8")
     assert "${{ github.ref }}" in text
     workflow = yaml.safe_load(text)
@@ -228,11 +228,11 @@ def test_template_update_brings_changes_without_conflicts(cookies, tmp_path) -> 
     `make template-update` applies the change; the scientist's edit stays."""
     cruft = tool("cruft")
     template = tmp_path / "template"
-    files = run([tool("git"), "ls-files", "-co", "--exclude-standard"], TEMPLATE_DIR)
+    files = run([tool("git"), "ls-files", "-co", "--exclude-standard"], ROOT)
     for name in files.splitlines():
-        if (TEMPLATE_DIR / name).is_file():
+        if (ROOT / name).is_file():
             (template / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE_DIR / name, template / name)
+            shutil.copy2(ROOT / name, template / name)
     git("init", "-q", cwd=template)
     git("add", "-A", cwd=template)
     git("commit", "-qm", "template v1", cwd=template)

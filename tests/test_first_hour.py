@@ -5,13 +5,15 @@ import json
 import re
 import subprocess
 import textwrap
-import time
 
 import pytest
-from conftest import run, service_env
-from fill import replace_block
-from prometheus_client.parser import text_string_to_metric_families
-from test_serving import service_with_predict, trained_service
+
+from harness.commands import run
+from harness.examples import replace_block
+from harness.metrics import samples
+from harness.models import service_with_predict, trained_service
+from harness.server import source_env as service_env
+from harness.waiting import wait_until
 
 LIBRARY = "scikit-learn"
 PYTEST = ["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
@@ -87,7 +89,7 @@ def test_a_missing_package_is_named_in_one_line(
             return ""
         return json.loads(body)["error"]["message"] if status == 503 else ""
 
-    wait_until(lambda: "not_installed_package" in reason(), "no reason in /readyz")
+    wait_until(lambda: "not_installed_package" in reason(), 60, "no reason in /readyz")
     assert "no module named 'not_installed_package'" in reason()
     assert "pyproject.toml" in reason() and "\n" not in reason()
 
@@ -135,7 +137,7 @@ def test_output_names_the_fields_its_metrics_watch(
         assert server.request("/v1/predict", {"text": "a", "unknown": 1})[0] == 200
     prefix = service.name.replace("-", "_") + "_"
     counted = lambda: metrics(server, prefix).get("predicted_score_count")  # noqa: E731
-    wait_until(lambda: counted() == 3, "predicted_score did not count 3")
+    wait_until(lambda: counted() == 3, 30, "predicted_score did not count 3")
     values = metrics(server, prefix)
     assert values['unknown_fields_total{field="unknown"}'] == 3
     log = server.output(tail=0)
@@ -145,19 +147,9 @@ def test_output_names_the_fields_its_metrics_watch(
 
 def metrics(server, prefix: str) -> dict[str, float]:
     """/metrics summed over the workers: name{labels} -> value, without prefix."""
-    samples = {}
-    text = server.request("/metrics")[2].decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name = sample.name.removeprefix(prefix)
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[f"{name}{{{labels}}}" if labels else name] = sample.value
-    return samples
-
-
-def wait_until(condition, message: str, timeout: float = 60) -> None:
-    """Poll condition() until it is true; fail with message after timeout s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
+    found = {}
+    for name, values in samples(server).items():
+        for labels, value in values:
+            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            found[name.removeprefix(prefix) + (f"{{{text}}}" if text else "")] = value
+    return found

@@ -6,8 +6,11 @@ import re
 import subprocess
 
 import pytest
-from conftest import BY_LIBRARY, example
-from test_serving import answers, trained_service
+
+from harness.environments import BY_LIBRARY
+from harness.examples import example
+from harness.metrics import answers
+from harness.models import trained_service
 
 REQUESTS = 2000  # generated requests per library, at the least
 MAX_EXAMPLES = 2000  # per operation; most go to POST /v1/predict

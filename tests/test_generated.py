@@ -3,8 +3,12 @@
 import sys
 
 import pytest
-from conftest import BY_LIBRARY, LIBRARIES, bake, run, service_env
-from test_render import LONG_NAME
+
+from harness.commands import run
+from harness.environments import BY_LIBRARY
+from harness.render import bake
+from harness.server import source_env
+from harness.template import LIBRARIES, LONG_NAME
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -27,7 +31,7 @@ def test_generated_tests_pass_as_rendered(cookies, environments, library: str) -
     output = run(
         [str(python), "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
         cwd=service,
-        **service_env(service),
+        **source_env(service),
     )
     assert "passed" in output
     assert "is not implemented yet" in output  # the skip reason names model.py

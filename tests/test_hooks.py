@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CHOICES, TEMPLATE_DIR
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.exceptions import FailedHookException, OutputDirExistsException
+
+from harness.template import CHOICES, ROOT
 
 BAD_NAMES = [
     "",
@@ -85,7 +86,7 @@ def render_hook(tmp_path: Path, name: str) -> Path:
     answers = {k: v for k, v in CHOICES.items() if k != "_extensions"}
     context = {"cookiecutter": {**answers, "service_name": name}}
     context["cookiecutter"]["__package_name"] = name.replace("-", "_")
-    source = (TEMPLATE_DIR / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
+    source = (ROOT / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
     hook = tmp_path / "pre_gen_project.py"
     text = StrictEnvironment(context=context).from_string(source).render(**context)
     hook.write_text(text, encoding="utf-8")

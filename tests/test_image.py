@@ -3,9 +3,11 @@
 import json
 
 import pytest
-from conftest import BY_LIBRARY
-from containers import GRACE, Image, engine
-from test_serving import close, example, in_process, trained_service
+
+from harness.containers import GRACE, Image, engine
+from harness.environments import BY_LIBRARY
+from harness.examples import example
+from harness.models import close, in_process, trained_service
 
 
 @pytest.mark.slow

@@ -10,9 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, TEMPLATE_DIR, bake, run, service_env
-from fill import example, replace_block
-from test_serving import close, in_process
+
+from harness.commands import run
+from harness.examples import example, replace_block
+from harness.models import close, in_process
+from harness.render import bake
+from harness.server import source_env as service_env
+from harness.template import EXAMPLES
+from harness.template import ROOT as TEMPLATE_DIR
 
 LIBRARY = "scikit-learn"
 COUNTRIES = ["DE", "FR", "NL", "PL"]

@@ -1,7 +1,6 @@
 """Every option renders the exact file set, with no Jinja left and valid files."""
 
 import ast
-import itertools
 import json
 import re
 import sys
@@ -9,15 +8,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import CHOICES, LIBRARIES, TEMPLATE_DIR, bake
 
-LONG_NAME = "fraud-detection-gradient-boosting-models"  # 40 characters, the maximum
-COMBINATIONS = [
-    {"ml_library": library, "python_version": version}
-    for library, version in zip(
-        LIBRARIES, itertools.cycle(CHOICES["python_version"]), strict=False
-    )
-] + [{"service_name": LONG_NAME}]
+from harness.render import bake
+from harness.template import CHOICES, COMBINATIONS, LIBRARIES, ROOT, combination_id
+
 LEFTOVER = re.compile(
     r"{{\s*cookiecutter\.|{%-?\s*(if|for|endif|endfor|else|set|include)\b"
 )
@@ -30,7 +24,7 @@ def requirement_name(requirement: str) -> str:
 
 def library_dependencies(library: str) -> set[str]:
     """Names in templates/libraries/<library>/dependencies.txt (comments skipped)."""
-    path = TEMPLATE_DIR / "templates/libraries" / library / "dependencies.txt"
+    path = ROOT / "templates/libraries" / library / "dependencies.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
     return {requirement_name(x) for x in lines if x.strip().startswith('"')}
 
@@ -112,10 +106,6 @@ COMMON_FILES = {
 NOT_FOR: dict[str, set[str]] = {}  # files some libraries do not get
 
 
-def combination_id(context: dict) -> str:
-    return "-".join(f"{key}={value}" for key, value in context.items())
-
-
 @pytest.fixture(params=COMBINATIONS, ids=combination_id)
 def rendered(cookies, request) -> tuple[Path, dict]:
     context = {**{k: v[0] for k, v in CHOICES.items() if isinstance(v, list)}}
@@ -181,16 +171,16 @@ def test_answers_file_records_answers_without_local_paths(rendered) -> None:
 def test_every_library_has_a_complete_folder() -> None:
     """A library is two folders: templates/libraries/<name> and examples/<name>."""
     for library in LIBRARIES:
-        assert (TEMPLATE_DIR / "templates/libraries" / library / "model.py").is_file()
+        assert (ROOT / "templates/libraries" / library / "model.py").is_file()
         assert library_dependencies(library) or library == "other", library
-        assert (TEMPLATE_DIR / "templates/libraries" / library / "cases.yaml").is_file()
-        assert (TEMPLATE_DIR / "examples" / library / "example.py").is_file()
+        assert (ROOT / "templates/libraries" / library / "cases.yaml").is_file()
+        assert (ROOT / "examples" / library / "example.py").is_file()
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_every_library_import_of_the_stub_is_declared(library: str) -> None:
     """Each third-party import of model.py is a dependency (xgboost: xgboost-cpu)."""
-    stub = TEMPLATE_DIR / "templates/libraries" / library / "model.py"
+    stub = ROOT / "templates/libraries" / library / "model.py"
     tree = ast.parse(stub.read_text(encoding="utf-8"))
     imported = {
         a.name.split(".")[0]

@@ -6,12 +6,14 @@ import os
 import re
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_serving import service_with_predict, trained_service
+
+from harness.metrics import answers, in_flight
+from harness.models import service_with_predict, trained_service
+from harness.waiting import wait_until
 
 SLOW = """
 import time
@@ -38,10 +40,7 @@ def test_killed_worker_is_replaced(cookies, environments, server_factory) -> Non
     first = worker_pids(server)
     assert len(first) == 2
     os.kill(first[0], signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while len(worker_pids(server)) < 3:
-        assert time.monotonic() < deadline, server.output()
-        time.sleep(0.1)
+    wait_until(lambda: len(worker_pids(server)) >= 3, 60, server.output)
     assert "died (-9); restarting" in server.output(0)
     server.wait_ready()
     body = {"features": [5.1, 3.5, 1.4, 0.2]}
@@ -57,19 +56,24 @@ def test_sigterm_under_load_finishes_every_accepted_request(
     service, python = slow_service(cookies, environments)
     server = server_factory(python, service, MAX_BATCH_SIZE="2")
     server.wait_ready()
-    answers: list[int] = []
+    statuses: list[int] = []
 
     def call(i: int) -> None:
-        answers.append(server.request("/v1/predict", {"text": "x" * (i + 1)})[0])
+        statuses.append(server.request("/v1/predict", {"text": "x" * (i + 1)})[0])
+
+    def accepted() -> bool:
+        """Every request is queued or inside predict(), or answered already."""
+        done = answers(server, "/v1/predict").get("200", 0)
+        return in_flight(server) + done >= 24
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)  # every request is accepted and queued or inside predict()
+    wait_until(accepted, 30, server.output)
     server.process.send_signal(signal.SIGTERM)
     for thread in threads:
         thread.join(timeout=60)
-    assert answers == [200] * 24
+    assert statuses == [200] * 24
     assert server.process.wait(timeout=60) == 0, server.output()
 
 
@@ -81,10 +85,7 @@ def test_broken_artifact_keeps_process_up_and_not_ready(
     service, python = trained_service(cookies, environments, "scikit-learn")
     (service / "artifacts" / "model.joblib").write_bytes(b"not a pickle")
     server = server_factory(python, service)
-    deadline = time.monotonic() + 60
-    while "model load failed" not in server.output(0):
-        assert time.monotonic() < deadline, server.output()
-        time.sleep(0.1)
+    wait_until(lambda: "model load failed" in server.output(0), 60, server.output)
     assert server.request("/healthz")[0] == 200
     status, _, body = server.request("/readyz")
     error = json.loads(body)["error"]

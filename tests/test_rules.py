@@ -3,13 +3,17 @@
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from conftest import bake, service_env
-from prometheus_client.parser import text_string_to_metric_families
-from test_serving import close, example, in_process, trained_service
+
+from harness.examples import example
+from harness.metrics import predict_count, samples
+from harness.models import close, in_process, trained_service
+from harness.render import bake
+from harness.server import source_env
+from harness.template import module, package
+from harness.waiting import wait_until
 
 LIBRARY = "scikit-learn"
 RULES = """
@@ -52,8 +56,8 @@ AGREE = """
 import json, sys
 from pathlib import Path
 import rule_engine
-from {package}.serving import conditions
-from {package}.model import Input, Model
+import {conditions} as conditions
+from {model} import Input, Model
 model = Model()
 model.load(Path("artifacts"))
 inputs = [Input.model_validate(x) for x in json.load(sys.stdin)]
@@ -85,15 +89,15 @@ CONDITIONS = [  # (condition, compiled to a closure) over iris's Input and Outpu
 ]
 
 
-def firings(server) -> dict[str, float]:
-    time.sleep(0.3)  # each worker writes its counts just after its last response
-    text = server.request("/metrics")[2].decode()
+def firings(server, requests: int) -> dict[str, float]:
+    """Rule firings by rule, once /metrics counts `requests` answers."""
+    # Each worker writes its counts just after its last response.
+    wait_until(lambda: predict_count(server) >= requests, 10, "answers counted")
     return {
-        s.labels["rule"]: s.value
-        for f in text_string_to_metric_families(text)
-        if f.name.endswith("_rule_firings")
-        for s in f.samples
-        if s.name.endswith("_total")
+        labels["rule"]: value
+        for name, found in samples(server).items()
+        if name.endswith("_rule_firings_total")
+        for labels, value in found
     }
 
 
@@ -146,7 +150,7 @@ def test_rules_change_answers_count_and_log(
     assert first.request("/healthz")[0] == 200  # the failing rule crashed nothing
     document = json.loads(every.request("/openapi.json")[2])
     assert "reasons" in document["components"]["schemas"]["Output"]["required"]
-    assert firings(every) == {
+    assert firings(every, len(inputs)) == {
         "setosa-reviewed": labels.count("setosa"),
         "virginica": labels.count("virginica"),
         "never": 0,
@@ -165,7 +169,9 @@ def test_rules_change_answers_count_and_log(
 def test_fast_conditions_agree_with_rule_engine(cookies, environments) -> None:
     """Conditions compiled to closures give rule-engine's results, errors included."""
     service, python = trained_service(cookies, environments, LIBRARY)
-    script = AGREE.format(package=service.name.replace("-", "_"))
+    script = AGREE.format(
+        conditions=module(service, "conditions"), model=module(service, "model")
+    )
     done = subprocess.run(
         [str(python), "-c", script, json.dumps([c for c, _ in CONDITIONS])],
         cwd=service,
@@ -173,7 +179,7 @@ def test_fast_conditions_agree_with_rule_engine(cookies, environments) -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **service_env(service)},
+        env={**os.environ, **source_env(service)},
     )
     results = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(text, fast) for text, fast, _ in results] == CONDITIONS
@@ -195,9 +201,9 @@ def test_bad_rules_file_stops_the_start(
     path = tmp_path / "rules.yaml"
     path.write_text(text, encoding="utf-8")
     done = subprocess.run(
-        [str(environments.python(LIBRARY)), "-m", service.name.replace("-", "_")],
+        [str(environments.python(LIBRARY)), "-m", package(service)],
         cwd=service,
-        env={**os.environ, **service_env(service), "RULES_FILE": str(path)},
+        env={**os.environ, **source_env(service), "RULES_FILE": str(path)},
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,12 +4,15 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
-from conftest import run, service_env
-from fill import replace_block
-from test_serving import BEHAVIOUR, service_with_predict
+
+from harness.commands import run
+from harness.examples import write_block
+from harness.models import BEHAVIOUR, service_with_predict
+from harness.server import source_env
+from harness.template import package
+from harness.waiting import wait_until
 
 TOKEN = "s3cret-token-value"
 BROKEN_LOAD = """
@@ -23,11 +26,12 @@ print(platform.python_version(), pydantic.VERSION, sanic.__version__)
 
 def not_ready_answer(server) -> tuple[int, dict, bytes]:
     """/readyz once loading has ended (in failure)."""
-    deadline = time.monotonic() + 60
-    while b"loading" in (answer := server.request("/readyz"))[2]:
-        assert time.monotonic() < deadline, server.output()
-        time.sleep(0.1)
-    return answer
+
+    def answer() -> tuple[int, dict, bytes] | None:
+        found = server.request("/readyz")
+        return None if b"loading" in found[2] else found
+
+    return wait_until(answer, 60, server.output, every=0.1)
 
 
 @pytest.mark.xdist_group("other")  # shares that library's environment
@@ -40,9 +44,7 @@ def test_error_answers_hold_no_trace_path_or_version(
     settings = {"API_TOKEN": TOKEN, "PREDICT_TIMEOUT": "1", "REQUEST_TIMEOUT": "1"}
     server = server_factory(python, service, WORKERS="1", **settings)
     broken = shutil.copytree(service, service.parent / "broken" / service.name)
-    model_py = next(broken.glob("src/*/model.py"))
-    source = model_py.read_text(encoding="utf-8")
-    model_py.write_text(replace_block(source, "loading code", BROKEN_LOAD))
+    write_block(broken, "loading code", BROKEN_LOAD)
     not_ready = server_factory(python, broken, WORKERS="1")
     server.wait_ready()
 
@@ -155,9 +157,9 @@ def test_cors_is_off_unless_origins_are_configured(
     assert off.stop() == 0 and on.stop() == 0
 
     bad = subprocess.run(
-        [str(python), "-m", service.name.replace("-", "_")],
+        [str(python), "-m", package(service)],
         cwd=service,
-        env={**os.environ, **service_env(service), "CORS_ORIGINS": "app.example"},
+        env={**os.environ, **source_env(service), "CORS_ORIGINS": "app.example"},
         capture_output=True,
         text=True,
         timeout=60,

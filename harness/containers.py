@@ -1,22 +1,27 @@
 """A rendered service's image: build it, run it on 127.0.0.1, stop it, remove it.
 
-Used by tests/test_image.py and bench/images.py, with any Docker-compatible CLI.
+Used by tests/test_image.py, bench/images.py and scripts/test.py, with any
+Docker-compatible CLI.
 """
 
 import json
 import os
 import shutil
-import socket
 import subprocess
+import tempfile
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from conftest import run
+from harness import client
+from harness.commands import run
+from harness.server import free_port
+from harness.template import ROOT
+from harness.waiting import wait_until
 
 ENGINE = os.environ.get("CONTAINER_ENGINE", "docker")
+# Starts a Docker-compatible engine where the machine has none (when present).
+ENGINE_SCRIPT = ROOT.parent / "shared" / "containers" / "engine.sh"
 GRACE = 25  # GRACEFUL_SHUTDOWN_TIMEOUT's default, in seconds
 # A bare "torch" from the index is the multi-GB CUDA build: torch images get `make
 # wheels` first (this machine's pip settings put the CPU build in wheels/), and the
@@ -36,21 +41,26 @@ def engine() -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(url: str, body: object = None) -> tuple[int, bytes]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+def container_engine() -> dict[str, str]:
+    """DOCKER_HOST and friends for a local engine, when none answers and one can."""
+    answers = (
+        shutil.which("docker")
+        and subprocess.run(
+            ["docker", "info"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    if answers or not ENGINE_SCRIPT.is_file():
+        return {}
+    # From /, so the engine's service never runs in a folder that goes away; into a
+    # file, since the service it leaves running keeps that descriptor open.
+    with tempfile.TemporaryFile("w+") as exports:
+        command = ["bash", str(ENGINE_SCRIPT)]
+        subprocess.run(command, cwd="/", stdout=exports, check=True)
+        exports.seek(0)
+        lines = exports.read().splitlines()
+    pairs = (x.removeprefix("export ").split("=", 1) for x in lines if "=" in x)
+    return {key: value.strip("'\"") for key, value in pairs}
 
 
 class Image:
@@ -107,17 +117,18 @@ class Image:
         publish = ["-p", f"127.0.0.1:{port}:8000", self.tag]
         run([self.docker, "run", "-d", "--name", self.name, *publish], self.service)
         self.url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                if call(self.url + "/readyz")[0] == 200:
-                    return time.monotonic() - started
-            except OSError:
-                pass
-            assert time.monotonic() - started < timeout, self.logs()
-            time.sleep(0.2)
+        wait_until(self.ready, timeout, self.logs, every=0.2)
+        return time.monotonic() - started
+
+    def ready(self) -> bool:
+        try:
+            return client.request(self.url + "/readyz", timeout=30)[0] == 200
+        except OSError:
+            return False
 
     def predict(self, body: object) -> tuple[int, bytes]:
-        return call(self.url + "/v1/predict", body)
+        status, _, answer = client.request(self.url + "/v1/predict", body, timeout=30)
+        return status, answer
 
     def stop(self) -> float:
         """SIGTERM (docker stop, killed after GRACE + 5 s); the seconds it took."""
