@@ -24,6 +24,7 @@ from .errors import ServiceError
 from .model import Input, Output
 from .openapi import Batch
 from .runtime import Runtime
+from .serving import docs
 from .settings import Settings
 
 OUTPUTS = TypeAdapter(list[Output])
@@ -198,6 +199,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             )
         return raw(body, content_type=JSON)
 
+    app.blueprint(docs.blueprint)
     cors.add(app, settings.origins)
     return app
 

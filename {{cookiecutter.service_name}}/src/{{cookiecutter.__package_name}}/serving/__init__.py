@@ -1,0 +1,1 @@
+"""The serving core: routes as Sanic blueprints, by area."""
