@@ -60,10 +60,10 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     answer = rules.Answer if ruleset else Output
     answers = ruleset.adapter if ruleset else OUTPUTS
     description = _description()
-    openapi_doc = orjson.dumps(openapi.document(description, answer))
+    guarded = _guarded_routes(settings)
+    openapi_doc = orjson.dumps(openapi.document(description, answer, guarded))
 
     deferred = Deferred()
-    guarded = _guarded_routes(settings)
     id_prefix, id_counter = os.urandom(8).hex(), itertools.count()
 
     def new_id() -> str:

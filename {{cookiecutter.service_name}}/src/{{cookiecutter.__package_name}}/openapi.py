@@ -51,8 +51,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _json(_ref("Error"), "error envelope") for status in statuses}
 
 
-def document(description: str, output: type[Output] = Output) -> dict[str, Any]:
-    """Build the OpenAPI 3.1 document once, at start (output: with rule reasons)."""
+def document(
+    description: str, output: type[Output] = Output, guarded: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Build the OpenAPI 3.1 document once, at start (output: with rule reasons;
+    guarded: the path prefixes that need API_TOKEN, declared as bearer security)."""
     models = [(m, "validation") for m in (Input, Output, Batch, Predictions, Error)]
     _, schema = models_json_schema(models, ref_template="#/components/schemas/{model}")
     if output is not Output:  # rules.yaml adds "reasons" to every answer
@@ -62,7 +65,7 @@ def document(description: str, output: type[Output] = Output) -> dict[str, Any]:
     status = {"type": "object"}
     predict_body = {"oneOf": [_ref("Input"), _ref("Batch")]}
     answer = {"oneOf": [_ref("Output"), _ref("Predictions")]}
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": SERVICE_NAME,
@@ -112,3 +115,12 @@ def document(description: str, output: type[Output] = Output) -> dict[str, Any]:
         },
         "components": {"schemas": schema["$defs"]},
     }
+    if guarded:  # so clients, and the Authorize button of /docs, send the token
+        bearer = {"type": "http", "scheme": "bearer"}
+        doc["components"]["securitySchemes"] = {"bearer": bearer}
+        for path, item in doc["paths"].items():
+            if path.startswith(guarded):
+                for operation in item.values():
+                    operation["security"] = [{"bearer": []}]
+                    operation["responses"].setdefault("401", _errors(401)["401"])
+    return doc
