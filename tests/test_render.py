@@ -21,7 +21,15 @@ COMBINATIONS = [
 LEFTOVER = re.compile(
     r"{{\s*cookiecutter\.|{%-?\s*(if|for|endif|endfor|else|set|include)\b"
 )
-RUNTIME = {"sanic", "pydantic", "prometheus-client", "orjson", "pyyaml", "rule-engine"}
+RUNTIME = {
+    "sanic",
+    "pydantic",
+    "prometheus-client",
+    "orjson",
+    "pyyaml",
+    "rule-engine",
+    "swagger-ui-bundle-v2",  # the files of /docs
+}
 
 
 def requirement_name(requirement: str) -> str:
