@@ -6,6 +6,8 @@ Two pytest-xdist workers by default (one per core); each library's tests stay on
 worker, so its virtual environment is made once. `-n 0` runs everything in one process.
 Where no Docker engine answers, ../shared/containers/engine.sh (when present) provides
 a Docker-compatible one for tests/test_image.py; without either those tests skip.
+Where chromedriver is missing and apt-get exists, Debian's chromium and chromedriver
+are installed for tests/test_docs.py; without them that test skips.
 """
 
 import os
@@ -21,12 +23,26 @@ from harness.template import ROOT
 from harness.venvs import make
 
 
+def browser() -> None:
+    """Debian's chromium and chromedriver, for tests/test_docs.py, where apt-get can
+    install them (as root, as in CI); elsewhere that test skips and says why."""
+    if shutil.which("chromedriver") or not shutil.which("apt-get"):
+        return
+    print("installing chromium and chromedriver (apt-get)", file=sys.stderr)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "update"], env=env, **quiet).returncode == 0:
+        install = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
+        subprocess.run(install, env=env, **quiet)
+
+
 def main() -> int:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     requirements = project["dependency-groups"]["test"]
     folder = Path(tempfile.mkdtemp(prefix="modelservice-test-"))
     try:
         python = make(folder, requirements)
+        browser()
         parallel = ["-n", "2", "--dist", "loadgroup"]
         command = [python, "-m", "pytest", "-p", "no:cacheprovider", *parallel]
         command += sys.argv[1:]

@@ -15,7 +15,15 @@ from harness.template import CHOICES, COMBINATIONS, LIBRARIES, ROOT, combination
 LEFTOVER = re.compile(
     r"{{\s*cookiecutter\.|{%-?\s*(if|for|endif|endfor|else|set|include)\b"
 )
-RUNTIME = {"sanic", "pydantic", "prometheus-client", "orjson", "pyyaml", "rule-engine"}
+RUNTIME = {
+    "sanic",
+    "pydantic",
+    "prometheus-client",
+    "orjson",
+    "pyyaml",
+    "rule-engine",
+    "swagger-ui-bundle-v2",  # the files of /docs
+}
 
 
 def requirement_name(requirement: str) -> str:
@@ -81,6 +89,7 @@ COMMON_FILES = {
     "tests/conftest.py",
     "tests/test_batching.py",
     "tests/test_compat.py",
+    "tests/test_docs.py",
     "tests/test_errors.py",
     "tests/test_fuzz.py",
     "tests/test_health.py",

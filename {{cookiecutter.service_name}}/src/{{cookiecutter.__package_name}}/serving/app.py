@@ -36,9 +36,11 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     middleware.add(app)  # request ids, API_TOKEN, one log line per request
     app.blueprint(health.blueprint)  # /healthz /readyz /metrics
     app.blueprint(predict.blueprint)  # /v1/predict /v1/model
-    app.blueprint(docs.blueprint)  # /openapi.json
+    app.blueprint(docs.blueprint)  # /openapi.json /docs
     answer = app.ctx.runtime.rules.answer
-    document = openapi.document(app.router.routes, app.ctx.description, answer)
+    guarded = middleware.guarded_routes(settings)  # declared as bearer security
+    routes, description = app.router.routes, app.ctx.description
+    document = openapi.document(routes, description, answer, guarded)
     app.ctx.openapi = orjson.dumps(document)
     cors.add(app, settings.origins)  # last: it answers preflights for every route
     return app

@@ -4,6 +4,7 @@ Each route that belongs in the document says so where it is defined, with
 @operation(...); document() walks the app's routes, so a route is listed once.
 """
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,9 +48,15 @@ def operation(
     return mark
 
 
-def document(routes: Iterable[Any], description: str, output: type = Output) -> dict:
+def document(
+    routes: Iterable[Any],
+    description: str,
+    output: type = Output,
+    guarded: tuple[str, ...] = (),
+) -> dict:
     """The OpenAPI 3.1 document of these Sanic routes (output: the answer model,
-    which has rule reasons when rules.yaml has rules)."""
+    with rule reasons when rules.yaml has rules; guarded: the path prefixes that
+    need API_TOKEN, declared as bearer security)."""
     models = [(m, "validation") for m in (Input, Output, Batch, Predictions, Error)]
     _, schema = models_json_schema(models, ref_template=REF)
     if output is not Output:  # rules.yaml adds "reasons" to every answer
@@ -62,8 +69,8 @@ def document(routes: Iterable[Any], description: str, output: type = Output) -> 
         if spec is not None:
             path = paths.setdefault("/" + route.path.lstrip("/"), {})
             for method in sorted(route.methods):
-                path[method.lower()] = spec
-    return {
+                path[method.lower()] = copy.deepcopy(spec)
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": SERVICE_NAME,
@@ -73,3 +80,14 @@ def document(routes: Iterable[Any], description: str, output: type = Output) -> 
         "paths": paths,
         "components": {"schemas": schema["$defs"]},
     }
+    if guarded:  # so clients, and the Authorize button of /docs, send the token
+        error = json_body({"$ref": REF.format(model="Error")}, "error envelope")
+        doc["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        for route_path, item in paths.items():
+            if route_path.startswith(guarded):
+                for spec in item.values():
+                    spec["security"] = [{"bearer": []}]
+                    spec["responses"].setdefault("401", error)
+    return doc
