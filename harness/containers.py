@@ -80,6 +80,9 @@ class Image:
         self.tags = [self.tag, f"{name}:{project['project']['version']}"]
         self.make = ["make", f"CONTAINER_ENGINE={docker}", f"PYTHON={python}"]
         self.make += [f"IMAGE={name}", "TAG=test"]
+        # Empty: this machine's pip configuration provides torch's CPU build, so
+        # `make wheels` needs no extra index (a torch service's default adds one).
+        self.make += ["TORCH_INDEX="]
         self.url = ""
 
     def wheels(self) -> float:

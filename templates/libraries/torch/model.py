@@ -5,6 +5,13 @@
        batch = torch.export.Dim("batch", min=1, max=4096)
        program = torch.export.export(net.eval(), (x,), dynamic_shapes=({0: batch},))
        torch.export.save(program, "artifacts/model.pt2")
+   Inputs of varying length (texts) are several tensors, each with its own Dim:
+   token ids and offsets for nn.EmbeddingBag, or a padded batch and its lengths:
+       tokens = torch.export.Dim("tokens", min=1, max=1_000_000)
+       program = torch.export.export(
+           net.eval(), (ids, offsets), dynamic_shapes=({0: tokens}, {0: batch})
+       )
+   README.md, "A text model", has the whole recipe, vocabulary file included.
 2. Describe one request in Input and one answer in Output (pydantic models:
    they validate requests and document the API).
 3. Write predict(): it gets a whole batch of inputs, returns one output each.
@@ -48,6 +55,9 @@ class Model:
         """Load the program saved with torch.export.save(..., "artifacts/model.pt2")."""
         torch.set_num_threads(1)  # one thread per worker: scale with WORKERS instead
         self.net = torch.export.load(artifacts_dir / "model.pt2").module()
+        # Other files beside it are read here too, e.g. a vocabulary, one word a line:
+        # words = (artifacts_dir / "vocabulary.txt").read_text(encoding="utf-8")
+        # self.index = {word: i for i, word in enumerate(words.splitlines())}
 
     def predict(self, inputs: list[Input]) -> list[Output]:
         """Predict a batch: one Output for each Input, in the same order."""
