@@ -5,16 +5,21 @@ import importlib.util
 import json
 import shutil
 import sys
-import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import EXAMPLES, bake, example, run, service_env
 from packaging.requirements import Requirement
-from test_serving import close, in_process
+
+from harness.commands import run
+from harness.examples import example
+from harness.models import close, in_process
+from harness.render import bake
+from harness.server import source_env as service_env
+from harness.template import EXAMPLES
+from harness.waiting import wait_until
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = pytest.mark.xdist_group("torch")  # shares that library's environment
@@ -145,12 +150,13 @@ def test_text_model_with_a_vocabulary_is_served_in_batches(
     ):
         assert status == 200, body
         assert close(json.loads(body), want), (instance, body, want)
+
     # Workers write their metrics right after their last response: poll briefly.
-    deadline = time.monotonic() + 10
-    while (sizes := batch_sizes(server))[0] < len(inputs):
-        assert time.monotonic() < deadline, sizes
-        time.sleep(0.1)
-    instances, calls = sizes
+    def all_counted() -> tuple[float, float] | None:
+        sizes = batch_sizes(server)
+        return sizes if sizes[0] >= len(inputs) else None
+
+    instances, calls = sizes = wait_until(all_counted, 10, "batch_size counts")
     assert instances >= len(inputs) and calls < instances, sizes  # batches were made
 
     chunks = [inputs[i : i + 7] for i in range(0, 49, 7)]  # several texts a request
