@@ -125,7 +125,10 @@ def test_sighup_reloads_rules_in_every_worker_under_load(
     service, python = trained_service(cookies, environments, LIBRARY)
     rules = tmp_path / "rules.yaml"
     rules.write_text(STARTING, encoding="utf-8")
-    server = server_factory(python, service, RULES_FILE=str(rules))
+    pid_file = tmp_path / "service.pid"  # as `make run` sets it, for `make reload`
+    server = server_factory(
+        python, service, RULES_FILE=str(rules), PID_FILE=str(pid_file)
+    )
     server.wait_ready()
     warned = [x for x in lines(server) if x["level"] == "WARNING"]
     assert len(warned) == 1 and "'starts-tosa'" in warned[0]["msg"], warned
@@ -158,7 +161,8 @@ def test_sighup_reloads_rules_in_every_worker_under_load(
 
         rules.write_text(STARTING + ADDED + "  - name: [broken\n", encoding="utf-8")
         broken = time.monotonic()
-        server.process.send_signal(signal.SIGHUP)
+        assert pid_file.read_text("utf-8").strip() == str(server.process.pid)
+        run(["make", "-s", "reload", f"PID_FILE={pid_file}"], service)
         while not any("not reloaded" in x["msg"] for x in lines(server)):
             assert time.monotonic() < broken + 30, server.output()
             time.sleep(0.1)
