@@ -10,6 +10,7 @@ inputs    request body -> Input            schemas  Batch, Predictions, Error
 runtime   the model: load, warm-up, the one predict path (predict, check, rules)
 batching  concurrent requests -> batches, in the predict thread
 rules, conditions   rules.yaml             parity   does predict() reproduce it?
+reload    rules.yaml again on SIGHUP, checked first, switched between batches
 metrics, monitoring, logs, deferred        what the service says about itself
 settings  environment variables            errors   the error envelope
 cors      CORS_ORIGINS                     compat   reaches into dependencies

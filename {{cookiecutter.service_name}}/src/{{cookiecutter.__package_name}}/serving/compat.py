@@ -59,6 +59,7 @@ MANAGER_NAMES = (
     "transient",
     "monitor_publisher",
     "restart",
+    "transient_processes",  # public, not documented: the workers SIGHUP reaches
 )
 
 

@@ -86,6 +86,23 @@ def parse(text: str) -> tuple[rule_engine.Rule, Callable[[Instance], Any], bool]
         return rule, rule.matches, False
 
 
+def unanchored(text: str) -> list[tuple[str, str]]:
+    """(operator, pattern) of each `=~` or `!~` whose pattern does not start with ^
+    (or .*): they match at the start of the text only, unlike `=~~` and `!~~`."""
+    found, nodes = [], [rule_engine.Rule(text, context=CONTEXT).statement.expression]
+    for node in nodes:  # the list grows while it is walked
+        if type(node).__name__ == "FuzzyComparisonExpression" and node.type in (
+            "eq_fzm",
+            "ne_fzm",
+        ):
+            pattern = getattr(node.right, "value", None)
+            if isinstance(pattern, str) and not pattern.startswith(("^", ".*")):
+                found.append(("=~" if node.type == "eq_fzm" else "!~", pattern))
+        children = ("left", "right", "container", "member", "item")
+        nodes += [getattr(node, c) for c in children if hasattr(node, c)]
+    return found
+
+
 class Const(typing.NamedTuple):
     """A value known at start (rule-engine folds constant parts of a condition)."""
 

@@ -5,8 +5,7 @@ import os
 
 from sanic import Sanic
 
-from ..config import ML_LIBRARY
-from . import metrics
+from . import metrics, reload
 from .batching import Batcher
 from .runtime import Runtime
 
@@ -28,7 +27,9 @@ def add(app: Sanic) -> None:
         app.ctx.batcher.start()
         for name in runtime.rules.names:
             metrics.RULE_FIRINGS.labels(name)  # exported as 0 before it first fires
-        app.add_task(_load(runtime, app.ctx.batcher))
+        app.ctx.loaded = False
+        reload.listen(app)  # SIGHUP: rules.yaml again
+        app.add_task(_load(app))
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
@@ -37,11 +38,12 @@ def add(app: Sanic) -> None:
         metrics.worker_stopped(os.getpid())
 
 
-async def _load(runtime: Runtime, batcher: Batcher) -> None:
-    await batcher.in_thread(runtime.load)
+async def _load(app: Sanic) -> None:
+    runtime: Runtime = app.ctx.runtime
+    await app.ctx.batcher.in_thread(runtime.load)
     # The model lives as long as the worker: keep the garbage collector from walking
     # its objects again and again (pauses while serving, seconds at exit).
     gc.freeze()
-    digests = runtime.digest[:12], runtime.rules.digest[:12]
-    metrics.MODEL_INFO.labels(runtime.version, ML_LIBRARY, *digests).set(1)
+    metrics.model_info(runtime.version, runtime.digest, runtime.rules.digest)
+    app.ctx.loaded = True
     metrics.MODEL_READY.set(1 if runtime.ready else 0)

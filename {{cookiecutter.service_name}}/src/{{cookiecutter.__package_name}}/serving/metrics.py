@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 
 from ..config import METRICS_NAMESPACE as NS
+from ..config import ML_LIBRARY
 from . import compat
 
 FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -77,6 +78,11 @@ MODEL_READY = Gauge(
 RULE_FIRINGS = Counter(
     "rule_firings", "Rules (rules.yaml) that fired, by rule.", ["rule"], namespace=NS
 )
+
+
+def model_info(version: str, digest: str, rules: str, value: int = 1) -> None:
+    """This worker's model_info series: 1, or 0 for rules it no longer serves."""
+    MODEL_INFO.labels(version, ML_LIBRARY, digest[:12], rules[:12]).set(value)
 
 
 def render() -> tuple[bytes, str]:

@@ -4,6 +4,7 @@ Conditions are rule-engine expressions, parsed and type-checked against Input an
 Output once (conditions.py); nothing is eval'd. `make rules-check`
 (tools/rules_check.py) checks a file without starting the service. A file with no
 rules is an empty RuleSet: the same code path, which hands each Output back as is.
+reload() reads the file again for a running service (SIGHUP, see reload.py).
 """
 
 import hashlib
@@ -58,19 +59,25 @@ class RuleSet:
     """The rules of one file, ready to apply to batches of predictions."""
 
     def __init__(
-        self, rules: list[Rule], mode: str = "first", digest: str = ""
+        self,
+        rules: list[Rule],
+        mode: str = "first",
+        digest: str = "",
+        reasons: bool | None = None,  # answers have `reasons`; default: with rules
     ) -> None:
         self.rules, self.mode, self.first_only = rules, mode, mode == "first"
         self.digest = digest  # sha256 of the file: which decisions answers come from
         self.names = [rule.name for rule in rules]
-        self.answer: type[Output] = Answer if rules else Output  # what callers get
+        with_reasons = bool(rules) if reasons is None else reasons
+        self.answer: type[Output] = Answer if with_reasons else Output  # callers get
         self.adapter = TypeAdapter(list[self.answer])
+        self.warnings = [w for rule in rules for w in _warnings(rule)]
 
     def apply(
         self, inputs: list[Input], outputs: list[Output]
     ) -> list[tuple[Output, Fired]]:
         """Each instance's answer and the names of the rules that fired on it."""
-        if not self.rules:
+        if self.answer is Output:
             return [(output, NONE) for output in outputs]
         return [self.apply_one(i, o) for i, o in zip(inputs, outputs, strict=True)]
 
@@ -133,6 +140,34 @@ def load(path: Path) -> RuleSet:
     if rules and "reasons" in Output.model_fields:
         raise RulesError(f"{path}: Output has a field 'reasons', which rules add")
     return RuleSet(rules, mode, hashlib.sha256(text.encode()).hexdigest())
+
+
+def reload(path: Path, serving: RuleSet) -> RuleSet:
+    """The rules of `path` for a running service that serves `serving`.
+
+    Whether answers have `reasons` stays as it was at start (the OpenAPI document
+    says so): a file without rules keeps `reasons` (always empty), and rules for a
+    service started without any need a restart (RulesError says so).
+    """
+    new = load(path)
+    if serving.answer is Output and new.rules:
+        raise RulesError(
+            f"{path}: the service started without rules, so its answers have no"
+            " 'reasons'; restart it to add rules"
+        )
+    if serving.answer is not Output and not new.rules:
+        return RuleSet([], new.mode, new.digest, reasons=True)
+    return new
+
+
+def _warnings(rule: Rule) -> list[str]:
+    """What in a valid rule is probably not what its author meant."""
+    return [
+        f"rule {rule.name!r}: {operator} /{pattern}/ matches at the start of the text"
+        f" only; to find it anywhere use {operator}~ (or start the pattern with ^"
+        " to say you mean the start)"
+        for operator, pattern in conditions.unanchored(rule.when)
+    ]
 
 
 def _rule(entry: object, taken: list[str]) -> Rule:

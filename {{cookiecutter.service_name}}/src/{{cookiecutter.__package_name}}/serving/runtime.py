@@ -109,7 +109,8 @@ class Runtime:
     def predict(self, inputs: list[Input]) -> list[tuple[Output, rules.Fired]]:
         """Each input's answer (Output, plus `reasons` when there are rules) and the
         names of the rules that fired on it. RuleFailed names a rule that raised."""
-        return self.rules.apply(inputs, self.predict_model(inputs))
+        ruleset = self.rules  # once: a reload (SIGHUP) swaps it between batches
+        return ruleset.apply(inputs, self.predict_model(inputs))
 
     def predict_model(self, inputs: list[Input]) -> list[Output]:
         """Model.predict, with its answer checked against the Output schema."""

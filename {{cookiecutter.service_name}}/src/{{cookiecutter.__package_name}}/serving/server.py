@@ -68,7 +68,7 @@ def main() -> None:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
-    from . import monitoring
+    from . import monitoring, reload
     from .app import create_app
 
     compat.harden_worker_manager()
@@ -92,4 +92,15 @@ def main() -> None:
         " 200 once every worker has loaded its model and made a warm-up prediction"
     )
     log.info(monitoring.describe())
+    reload.watch(app, settings.rules_file)  # rules.yaml: warnings; SIGHUP reloads
+    _write_pid(settings)
     Sanic.serve(primary=app, app_loader=loader)
+
+
+def _write_pid(settings: Settings) -> None:
+    """PID_FILE (set by `make run`): where `make reload` finds this process."""
+    if settings.pid_file:
+        path = Path(settings.pid_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        atexit.register(path.unlink, missing_ok=True)

@@ -56,6 +56,7 @@ class Settings:
     cors_origins: str = _setting("")  # browsers allowed: "https://a.example,..." or *
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
     rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
+    pid_file: str = _setting("")  # the main process's pid, for `make reload`
     loadtest_p99_ms: float = _setting(250.0, low=0, high=3_600_000)  # `make bench`
     loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
     chat_webhook_url: str = _setting("")  # `make validate` posts a summary there

@@ -1,7 +1,8 @@
 """Tools for the people who build the service, never imported by the server.
 
 validate, cases, reports   golden cases: in-process or against a live URL
-parity                     record what the trained model answers
-rules_check                check rules.yaml without starting the service
+parity                     record what the trained model answers (make parity)
+rules_check                check rules.yaml, try it on inputs (make rules-check)
+smoke                      the built image passes the golden cases (make smoke)
 loadtest, client           load-test a running service; send it the example
 """

@@ -5,14 +5,21 @@ At the end of training (after saving the model into artifacts/), call
     from {{ cookiecutter.__package_name }}.tools import parity
     parity.record(sample_inputs)            # or parity.record(inputs, your_outputs)
 
+or, from a file of inputs (a JSON list, or one JSON object a line), with the
+model in artifacts/ predicting them: `make parity INPUTS=path.json`, which runs
+
+    python -m {{ cookiecutter.__package_name }}.tools.parity INPUTS
+
 The generated tests, `make validate ARGS=--parity` and (with REQUIRE_PARITY=1)
 readiness then check that predict() reproduces artifacts/parity.json
 (serving/parity.py).
 """
 
+import argparse
 import contextlib
 import json
 import platform
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -83,3 +90,32 @@ def record(
     path = folder / PARITY_FILE
     path.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def read_inputs(path: Path) -> list[Any]:
+    """A JSON list of inputs, or one JSON object a line (JSON Lines)."""
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="make parity", description="Record artifacts/parity.json from inputs."
+    )
+    parser.add_argument("inputs", type=Path, help="a JSON list, or JSON Lines")
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    args = parser.parse_args()
+    try:
+        inputs = read_inputs(args.inputs)
+        path = record(inputs, artifacts_dir=args.artifacts)
+    except NotImplementedError:
+        sys.exit("error: predict() is not implemented yet in model.py")
+    except (OSError, ValueError) as error:  # ValidationError is a ValueError
+        sys.exit(f"error: {' '.join(str(error).split())[:500]}")
+    print(f"{path}: {len(inputs)} inputs and the model's outputs recorded")
+
+
+if __name__ == "__main__":
+    main()
