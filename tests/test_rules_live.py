@@ -10,10 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import bake, run, service_env
-from containers import Image, engine
 from prometheus_client.mmap_dict import MmapedDict
-from test_serving import example, trained_service
+
+from harness.commands import run
+from harness.containers import Image, engine
+from harness.examples import example
+from harness.models import trained_service
+from harness.render import bake
+from harness.server import source_env as service_env
+from harness.waiting import wait_until
 
 LIBRARY = "scikit-learn"
 STARTING = """
@@ -146,28 +151,22 @@ def test_sighup_reloads_rules_in_every_worker_under_load(
     sender = threading.Thread(target=load)
     sender.start()
     try:
-        while len(answers) < 50:
-            time.sleep(0.05)
+        wait_until(lambda: len(answers) >= 50, 60, "no answers under load")
         rules.write_text(STARTING + ADDED, encoding="utf-8")
         reloaded = time.monotonic()
         server.process.send_signal(signal.SIGHUP)
-        deadline = reloaded + 30
-        while len(firings_by_worker(server.metrics, "reviewed")) < 2:
-            assert time.monotonic() < deadline, server.output()
-            time.sleep(0.1)
-        while answers[-1][0] < reloaded + 3:
-            time.sleep(0.1)
+        both = lambda: len(firings_by_worker(server.metrics, "reviewed")) >= 2  # noqa: E731
+        wait_until(both, 30, server.output)
+        wait_until(lambda: answers[-1][0] >= reloaded + 3, 30, "the load stopped")
         second = rules_digest(server)
 
         rules.write_text(STARTING + ADDED + "  - name: [broken\n", encoding="utf-8")
         broken = time.monotonic()
         assert pid_file.read_text("utf-8").strip() == str(server.process.pid)
         run(["make", "-s", "reload", f"PID_FILE={pid_file}"], service)
-        while not any("not reloaded" in x["msg"] for x in lines(server)):
-            assert time.monotonic() < broken + 30, server.output()
-            time.sleep(0.1)
-        while answers[-1][0] < broken + 2:
-            time.sleep(0.1)
+        refused = lambda: any("not reloaded" in x["msg"] for x in lines(server))  # noqa: E731
+        wait_until(refused, 30, server.output)
+        wait_until(lambda: answers[-1][0] >= broken + 2, 30, "the load stopped")
     finally:
         stop.set()
         sender.join()
