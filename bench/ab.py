@@ -1,0 +1,75 @@
+"""Before and after, alternating: the generated service against `--baseline`'s.
+
+python3 bench/ab.py [--workloads w1,w2] [--concurrency 1,64] [--rounds 7] [--seconds 3]
+
+Uses what `python3 bench/run.py --baseline CHECKOUT` rendered and installed (run it
+once first). Both services run at once, one worker each, both pinned to CPU 0, wrk to
+CPU 1; each round measures one, then the other, so a burst of load elsewhere on the
+machine hits both alike. Prints the median of the per-round ratios (service/baseline).
+"""
+
+import argparse
+import json
+import statistics
+
+from run import PEERS, RESULTS, Server, environment, lua_script, sh, wrk
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default="w1,w2")
+    parser.add_argument("--concurrency", default="1,64")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=int, default=3)
+    args = parser.parse_args()
+    python = environment("service")
+    for workload in args.workloads.split(","):
+        expected = json.loads(
+            sh(
+                python,
+                PEERS / "workload.py",
+                "expect",
+                "50",
+                WORKLOAD=workload,
+                ARTIFACTS=str(RESULTS / "artifacts" / workload),
+            )
+        )
+        script = lua_script(RESULTS / f"{workload}.lua", [b for b, _ in expected])
+        servers = {
+            name: Server(name, workload, "0", 1, python)
+            for name in ("service", "baseline")
+        }
+        try:
+            for server in servers.values():
+                server.wait_ready(expected[0][0])
+            for connections in map(int, args.concurrency.split(",")):
+                rows: dict[str, list[dict]] = {name: [] for name in servers}
+                for _ in range(args.rounds):
+                    for name, server in servers.items():
+                        wrk(server.url, script, connections, 1, "1")  # warm-up
+                        rows[name].append(
+                            wrk(server.url, script, connections, args.seconds, "1")
+                        )
+                for key in ("rps", "p50", "p99"):
+                    report(workload, connections, key, rows)
+        finally:
+            for server in servers.values():
+                server.stop()
+
+
+def report(workload: str, connections: int, key: str, rows: dict) -> None:
+    """One line: the median per-round ratio service/baseline, its range, medians."""
+    pairs = zip(rows["service"], rows["baseline"], strict=True)
+    ratios = [service[key] / baseline[key] for service, baseline in pairs]
+    medians = {name: statistics.median(r[key] for r in rows[name]) for name in rows}
+    print(
+        f"{workload} c={connections} {key}: service/baseline median"
+        f" {statistics.median(ratios):.2f} (rounds {min(ratios):.2f} to"
+        f" {max(ratios):.2f}); medians: service {medians['service']:.3f},"
+        f" baseline {medians['baseline']:.3f}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
