@@ -13,4 +13,5 @@ rules, conditions   rules.yaml             parity   does predict() reproduce it?
 metrics, monitoring, logs, deferred        what the service says about itself
 settings  environment variables            errors   the error envelope
 cors      CORS_ORIGINS                     compat   reaches into dependencies
+shadow    copies of requests to a candidate (SHADOW_URL), answers compared
 """

@@ -6,14 +6,16 @@ import os
 from sanic import Sanic
 
 from ..config import ML_LIBRARY
-from . import metrics
+from . import metrics, shadow
 from .batching import Batcher
 from .runtime import Runtime
 
 
 def add(app: Sanic) -> None:
     """At start: a batcher over Runtime.predict and the model load in its thread;
-    at stop: the batcher ends and this worker's last logs and metrics are written."""
+    at stop: the batcher ends and this worker's last logs and metrics are written.
+    With SHADOW_URL, copies of requests go to the candidate (shadow.py)."""
+    app.ctx.shadow = None
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
@@ -29,10 +31,13 @@ def add(app: Sanic) -> None:
         for name in runtime.rules.names:
             metrics.RULE_FIRINGS.labels(name)  # exported as 0 before it first fires
         app.add_task(_load(runtime, app.ctx.batcher))
+        app.ctx.shadow = shadow.start(settings)
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
         await app.ctx.batcher.stop()
+        if app.ctx.shadow:
+            await app.ctx.shadow.stop()
         app.ctx.deferred.flush()
         metrics.worker_stopped(os.getpid())
 
