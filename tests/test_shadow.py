@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness import client
 from harness.commands import run
 from harness.examples import MARKERS, example, script, write_block
 from harness.metrics import samples
@@ -102,8 +105,8 @@ def pair(cookies_session, environments):
             lambda: f"copies compared: {shadow_counts(a)}\n{a.output()}",
         )
         yield SimpleNamespace(
-            python=python, primary=primary, a=a, b=b, inputs=inputs,
-            sent=sent, expected=expected, theirs=theirs,
+            python=python, primary=primary, candidate=candidate, a=a, b=b,
+            inputs=inputs, sent=sent, expected=expected, theirs=theirs,
         )  # fmt: skip
         assert a.stop() == 0, a.output()  # its shadow task stops with it
 
@@ -249,3 +252,51 @@ def test_a_slow_failing_or_absent_candidate_changes_nothing(
     finally:
         if candidate is not None:
             candidate.__exit__()
+
+
+def test_make_candidate_serves_other_artifacts_for_make_compare(pair) -> None:
+    """`make candidate ARTIFACTS=...` serves the other model beside the running one;
+    `make compare` then reports on both in one step."""
+    artifacts = pair.primary / "candidate-artifacts"
+    shutil.copytree(pair.candidate / "artifacts", artifacts, dirs_exist_ok=True)
+    port = free_port()
+    env = {**os.environ, **source_env(pair.primary)}
+    settings = [f"BIN={Path(pair.python).parent}", f"PORT={port}"]
+    candidate = subprocess.Popen(
+        ["make", "-s", "candidate", f"ARTIFACTS={artifacts}", *settings],
+        cwd=pair.primary,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: make and the service
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: ready(url), 60, "make candidate is not ready", 0.1)
+        digests = [
+            json.loads(client.request(each + "/v1/model")[2])["artifact_digest"]
+            for each in (url, pair.a.url)
+        ]
+        assert digests[0] != digests[1], "the candidate serves the same model"
+        done = subprocess.run(
+            ["make", "-s", "compare", f"URL={pair.a.url}", f"CANDIDATE_URL={url}"]
+            + [settings[0]],
+            cwd=pair.primary,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert " agree (" in done.stdout.splitlines()[0], done.stdout
+    finally:
+        os.killpg(candidate.pid, signal.SIGTERM)
+        candidate.wait(60)
+
+
+def ready(url: str) -> bool:
+    """/readyz of the service at `url` answers 200."""
+    try:
+        return client.request(url + "/readyz")[0] == 200
+    except OSError:
+        return False
