@@ -300,3 +300,29 @@ def ready(url: str) -> bool:
         return client.request(url + "/readyz")[0] == 200
     except OSError:
         return False
+
+
+def test_copies_over_a_full_queue_are_dropped_and_counted(pair, odd) -> None:
+    """With SHADOW_QUEUE=1 and a slow candidate, copies that do not fit are dropped,
+    counted, and every caller is answered."""
+    service, python = odd
+    with (
+        Server(python, service, CANDIDATE_MODE="slow") as candidate,
+        Server(
+            pair.python,
+            pair.primary,
+            SHADOW_URL=candidate.url,
+            SHADOW_QUEUE="1",
+            SHADOW_TIMEOUT_MS="5000",  # two 2 s predictions in a row fit
+        ) as a,
+    ):
+        sent = send_all(a, pair.inputs[:20])
+        assert [status for status, _, _ in sent] == [200] * 20
+        wait_until(
+            lambda: sum(shadow_counts(a).values()) == 20,
+            60,
+            lambda: f"{shadow_counts(a)}\n{a.output()}",
+        )
+        counts = shadow_counts(a)
+        assert counts["dropped"] >= 20 - 2 * 2  # 2 workers: one sent, one queued
+        assert counts["timeout"] == counts["error"] == 0, counts
