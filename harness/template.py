@@ -20,6 +20,8 @@ MODULES = {
     "loadtest": "tools.loadtest",
     "conditions": "serving.conditions",
     "rules": "serving.rules",
+    "settings": "serving.settings",
+    "shadow": "serving.shadow",
 }
 
 

@@ -122,6 +122,39 @@ def test_overlay_builds_and_validates_strictly(
     assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
 
 
+@pytest.mark.parametrize("context", COMBINATIONS, ids=combination_id)
+def test_shadow_overlay_adds_a_candidate_and_points_the_primary_at_it(
+    cookies, tmp_path: Path, context
+) -> None:
+    """The shadow overlay builds and validates strictly: production, plus a candidate
+    Deployment, Service and settings of its own; the primary's SHADOW_URL names it."""
+    service = bake(cookies, **context)
+    name = service.name
+    built = run([tool("kubectl"), "kustomize", "deploy/overlays/shadow"], service)
+    manifests = tmp_path / "manifests.yaml"
+    manifests.write_text(built, encoding="utf-8")
+    output = run([tool("kubernetes-validate"), "--strict", str(manifests)], tmp_path)
+    assert output.count("passed for resource") == 8, output
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(built)}
+    settings = {k: v for k, v in objects.items() if k[0] == "ConfigMap"}
+    primary = next(v for k, v in settings.items() if "candidate" not in k[1])
+    assert set(objects) - set(settings) == {
+        *((kind, name) for kind in ("Deployment", "Service")),
+        *((kind, f"{name}-candidate") for kind in ("Deployment", "Service")),
+        ("HorizontalPodAutoscaler", name),
+        ("PodDisruptionBudget", name),
+    }
+    assert primary["data"]["SHADOW_URL"] == f"http://{name}-candidate"
+    candidate = objects["Deployment", f"{name}-candidate"]
+    labels = candidate["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == f"{name}-candidate"  # not the primary's
+    (container,) = candidate["spec"]["template"]["spec"]["containers"]
+    own = container["envFrom"][0]["configMapRef"]["name"]
+    assert "SHADOW_URL" not in objects["ConfigMap", own]["data"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["securityContext"]["readOnlyRootFilesystem"]
+
+
 def test_make_deploy_pins_the_image_it_built(cookies) -> None:
     """`make manifests` (what `make deploy` applies) names REGISTRY/name:TAG."""
     service = bake(cookies)
@@ -145,7 +178,7 @@ def test_make_deploy_pins_the_image_it_built(cookies) -> None:
         )
         said = (wrong.stdout + wrong.stderr).strip().splitlines()
         assert wrong.returncode != 0 and len(said) == 1, said  # one line, no more
-        assert "ENV=qa" in said[0] and "production staging" in said[0], said
+        assert "ENV=qa" in said[0] and "production shadow staging" in said[0], said
     listed = run([make, "help"], cwd=service)
     for target in ("image", "push", "deploy", "undeploy", "template-update", "test"):
         assert f"make {target} " in listed

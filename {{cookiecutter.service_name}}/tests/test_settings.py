@@ -20,6 +20,7 @@ from {{ cookiecutter.__package_name }}.serving.settings import (
         ("WORKERS", "0"),
         ("LOG_LEVEL", "LOUD"),
         ("PREDICT_TIMEOUT", "nan"),
+        ("SHADOW_URL", "candidate:8001"),
     ],
 )
 def test_bad_setting_stops_start_with_one_line(variable: str, value: str) -> None:

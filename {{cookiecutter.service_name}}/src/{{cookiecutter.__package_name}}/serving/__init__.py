@@ -14,4 +14,5 @@ reload    rules.yaml again on SIGHUP, checked first, switched between batches
 metrics, monitoring, logs, deferred        what the service says about itself
 settings  environment variables            errors   the error envelope
 cors      CORS_ORIGINS                     compat   reaches into dependencies
+shadow    copies of requests to a candidate (SHADOW_URL), answers compared
 """

@@ -5,14 +5,16 @@ import os
 
 from sanic import Sanic
 
-from . import metrics, reload
+from . import metrics, reload, shadow
 from .batching import Batcher
 from .runtime import Runtime
 
 
 def add(app: Sanic) -> None:
     """At start: a batcher over Runtime.predict and the model load in its thread;
-    at stop: the batcher ends and this worker's last logs and metrics are written."""
+    at stop: the batcher ends and this worker's last logs and metrics are written.
+    With SHADOW_URL, copies of requests go to the candidate (shadow.py)."""
+    app.ctx.shadow = None
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
@@ -30,10 +32,13 @@ def add(app: Sanic) -> None:
         app.ctx.loaded = False
         reload.listen(app)  # SIGHUP: rules.yaml again
         app.add_task(_load(app))
+        app.ctx.shadow = shadow.start(settings)  # copies to SHADOW_URL, if set
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
         await app.ctx.batcher.stop()
+        if app.ctx.shadow:
+            await app.ctx.shadow.stop()
         app.ctx.deferred.flush()
         metrics.worker_stopped(os.getpid())
 

@@ -104,11 +104,13 @@ def sampled(rate: float) -> bool:
     return bool(rate) and random.random() < rate
 
 
-def log_prediction(fields: dict[str, Any], redact: str = "") -> None:
+def log_prediction(
+    fields: dict[str, Any], redact: str = "", message: str = "prediction"
+) -> None:
     """Log inputs and outputs of a sampled request, to check them later; the
     fields named in `redact` (comma-separated) show as "[redacted]"."""
     names = {name.strip() for name in redact.split(",")} - {""}
-    predictions.info("prediction", extra={"fields": _redacted(fields, names)})
+    predictions.info(message, extra={"fields": _redacted(fields, names)})
 
 
 def _redacted(data: Any, names: set[str]) -> Any:

@@ -79,6 +79,26 @@ RULE_FIRINGS = Counter(
     "rule_firings", "Rules (rules.yaml) that fired, by rule.", ["rule"], namespace=NS
 )
 
+SHADOW = Counter(
+    "shadow_predictions",
+    "Instances copied to SHADOW_URL, by outcome of the comparison.",
+    ["outcome"],  # agree, disagree, error, timeout, dropped
+    namespace=NS,
+)
+SHADOW_DIFFERENCE = Histogram(
+    "shadow_difference",
+    "Largest absolute difference between the candidate's and this service's numbers.",
+    ["field"],
+    namespace=NS,
+    buckets=(0, 1e-6, 1e-4, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 10, 100),
+)
+SHADOW_LATENCY = Histogram(
+    "shadow_candidate_duration_seconds",
+    "Time the candidate at SHADOW_URL took to answer.",
+    namespace=NS,
+    buckets=FAST,
+)
+
 
 def model_info(version: str, digest: str, rules: str, value: int = 1) -> None:
     """This worker's model_info series: 1, or 0 for rules it no longer serves."""

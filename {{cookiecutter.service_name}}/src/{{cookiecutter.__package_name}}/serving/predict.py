@@ -10,7 +10,7 @@ from sanic.response import raw
 
 from ..config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
 from ..model import Input, Output
-from . import logs, metrics, monitoring, rules
+from . import logs, metrics, monitoring, rules, shadow
 from .batching import QueueFull
 from .errors import ServiceError
 from .health import not_ready
@@ -48,6 +48,9 @@ async def predict(request: Request) -> HTTPResponse:
     monitoring.observe(outputs)
     if logs.sampled(settings.prediction_log_rate):
         _log_prediction(request, inputs, outputs)
+    if ctx.shadow:  # a copy for the candidate, sent later by another task
+        request_id, count = request.ctx.request_id, len(inputs)
+        ctx.shadow.offer(shadow.Copy(request_id, request.body, body, batched, count))
     return raw(body, content_type=JSON)
 
 

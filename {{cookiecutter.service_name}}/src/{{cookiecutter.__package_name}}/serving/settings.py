@@ -10,6 +10,7 @@ from typing import Any
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # as browsers send it
+SERVICE_URL = re.compile(ORIGIN.pattern + r"(/[A-Za-z0-9._~/-]*)?")
 
 
 class SettingsError(ValueError):
@@ -60,6 +61,13 @@ class Settings:
     loadtest_p99_ms: float = _setting(250.0, low=0, high=3_600_000)  # `make bench`
     loadtest_error_rate: float = _setting(0.0, low=0, high=1)  # share of requests
     chat_webhook_url: str = _setting("")  # `make validate` posts a summary there
+    shadow_url: str = _setting("")  # a candidate service to copy requests to
+    shadow_rate: float = _setting(1.0, low=0, high=1)  # share of requests copied
+    shadow_timeout_ms: float = _setting(1000.0, low=1, high=60_000)  # per copy
+    shadow_queue: int = _setting(1000, low=1, high=1_000_000)  # copies waiting
+    shadow_tolerance: float = _setting(1e-6, low=0, high=1e12)  # numbers agree within
+    shadow_rank_top: int = _setting(1, low=1, high=10_000)  # best scores that agree
+    shadow_log_rate: float = _setting(1.0, low=0, high=1)  # disagreements logged
 
     def __post_init__(self) -> None:
         for origin in self.origins:
@@ -67,6 +75,10 @@ class Settings:
                 raise SettingsError(
                     f"CORS_ORIGINS: {origin!r} is not an origin like https://app.example"
                 )
+        if self.shadow_url and not SERVICE_URL.fullmatch(self.shadow_url):
+            raise SettingsError(
+                f"SHADOW_URL={self.shadow_url!r} is not a URL like http://host:8001"
+            )
 
     @property
     def origins(self) -> list[str]:

@@ -1,6 +1,7 @@
 """Tools for the people who build the service, never imported by the server.
 
 validate, cases, reports   golden cases: in-process or against a live URL
+compare                    two live services, the same inputs: where they differ
 parity                     record what the trained model answers (make parity)
 rules_check                check rules.yaml, try it on inputs (make rules-check)
 smoke                      the built image passes the golden cases (make smoke)

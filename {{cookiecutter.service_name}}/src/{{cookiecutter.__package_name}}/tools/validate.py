@@ -7,7 +7,11 @@ Usage: `make validate [URL=...]`, or `python -m <package>.tools.validate`:
   [URL] --ask INPUT --target VALUE    where is VALUE in the answer to INPUT (JSON)?
   [URL] --parity [FILE]       does it reproduce artifacts/parity.json?
   --draft LOG                 logged predictions -> draft cases (YAML on stdout)
-Exit status: 0 all passed, 1 a case failed, 2 could not run (bad file, no service).
+  --compare URL_A URL_B [--replay FILE] [--min-agreement 0.95]
+                              the cases' inputs (or FILE's: a prediction log, JSON,
+                              JSONL) to both; where they differ (tools/compare.py)
+Exit status: 0 all passed, 1 a case failed (or agreement under --min-agreement),
+2 could not run (bad file, no service).
 """
 
 import argparse
@@ -15,6 +19,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from functools import partial
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Protocol
@@ -332,7 +337,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", help="with --ask: the value to look for")
     parser.add_argument("--parity", nargs="?", const="artifacts/parity.json", type=Path)
     parser.add_argument("--draft", metavar="LOG", type=Path)
+    parser.add_argument("--compare", nargs=2, metavar=("URL_A", "URL_B"))
+    parser.add_argument("--replay", metavar="FILE", type=Path, help="with --compare")
+    parser.add_argument("--min-agreement", type=float, default=0.0, metavar="SHARE")
     return parser.parse_args(argv)
+
+
+def compare_services(args: argparse.Namespace, selected: list[Case]) -> int:
+    """--compare: the same inputs to both services; 1 under --min-agreement."""
+    from ..serving.settings import Settings
+    from . import compare
+
+    inputs = compare.from_cases(selected)
+    if args.replay:
+        inputs = compare.read_inputs(args.replay)
+    if not inputs:
+        raise CannotRun(f"no inputs to send in {args.replay or args.cases}")
+    a, b = (Live(url, args.token) for url in args.compare)
+    a.describe(), b.describe()  # both up and ready, or CannotRun
+    answers = partial(answer_or_error, a), partial(answer_or_error, b)
+    result = compare.run((a.name, b.name), answers, inputs, Settings.from_env())
+    print(compare.table(result))
+    if args.json:
+        args.json.write_text(json.dumps(compare.as_json(result), indent=2) + "\n")
+    if args.junit:
+        suite = f"{PACKAGE_NAME}.compare"
+        args.junit.write_bytes(compare.as_junit(result, suite, args.min_agreement))
+    if args.webhook:
+        message = compare.chat_message(result, args.min_agreement)
+        problem = reports.post(args.webhook, message)
+        print(f"chat: {problem or 'summary posted'}", file=sys.stderr)
+    return 1 if result.rate < args.min_agreement else 0
+
+
+def answer_or_error(target: Target, instance: dict) -> dict:
+    """The target's answer to one input, or {"error": what it answered instead}."""
+    try:
+        return target.predict([instance], batched=False)[0]
+    except PredictFailed as error:
+        return {"error": str(error)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             print(draft(args.draft), end="")
             return 0
         selected: list[Case] = []
+        if args.compare and args.replay:
+            return compare_services(args, selected)
         if not (args.ask or args.parity):
             selected = cases.load(args.cases)
             if args.only:
@@ -353,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             if not selected:
                 print(f"no cases to run in {args.cases}")
                 return 0
+        if args.compare:
+            return compare_services(args, selected)
         target = Live(args.url, args.token) if args.url else InProcess()
         if args.ask:
             if args.target is None:
