@@ -2,7 +2,6 @@
 
 from importlib import metadata
 
-import orjson
 from sanic import Sanic
 
 from ..config import SERVICE_NAME
@@ -37,11 +36,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.blueprint(health.blueprint)  # /healthz /readyz /metrics
     app.blueprint(predict.blueprint)  # /v1/predict /v1/model
     app.blueprint(docs.blueprint)  # /openapi.json /docs
-    answer = app.ctx.runtime.rules.answer
-    guarded = middleware.guarded_routes(settings)  # declared as bearer security
-    routes, description = app.router.routes, app.ctx.description
-    document = openapi.document(routes, description, answer, guarded)
-    app.ctx.openapi = orjson.dumps(document)
+    app.ctx.openapi = openapi.serialized(app)  # from the routes above
     cors.add(app, settings.origins)  # last: it answers preflights for every route
     return app
 

@@ -8,10 +8,12 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from pydantic.json_schema import models_json_schema
 
 from ..config import SERVICE_NAME, TEMPLATE_VERSION
 from ..model import Input, Output
+from .middleware import guarded_routes
 from .schemas import Batch, Error, Predictions
 
 STATUS = {"type": "object"}
@@ -46,6 +48,15 @@ def operation(
         return handler
 
     return mark
+
+
+def serialized(app: Any) -> bytes:
+    """The document of a Sanic app of this service, as JSON: its routes, Output
+    (with `reasons` when rules.yaml has rules), and API_TOKEN's guarded routes."""
+    guarded = guarded_routes(app.ctx.settings)  # declared as bearer security
+    answer = app.ctx.runtime.rules.answer
+    doc = document(app.router.routes, app.ctx.description, answer, guarded)
+    return orjson.dumps(doc)
 
 
 def document(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from . import metrics, rules
+from . import metrics, openapi, rules
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ def listen(app: Sanic) -> None:
         for name in new.names:
             metrics.RULE_FIRINGS.labels(name)  # exported as 0 before it first fires
         old, runtime.rules = runtime.rules, new  # the switch: one assignment
+        if new.answer is not old.answer:  # the first rules: answers gain `reasons`
+            app.ctx.openapi = openapi.serialized(app)
         if app.ctx.loaded:  # model_info names the rules this worker serves
             metrics.model_info(runtime.version, runtime.digest, old.digest, 0)
             metrics.model_info(runtime.version, runtime.digest, new.digest)

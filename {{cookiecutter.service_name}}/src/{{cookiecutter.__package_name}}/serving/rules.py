@@ -145,16 +145,11 @@ def load(path: Path) -> RuleSet:
 def reload(path: Path, serving: RuleSet) -> RuleSet:
     """The rules of `path` for a running service that serves `serving`.
 
-    Whether answers have `reasons` stays as it was at start (the OpenAPI document
-    says so): a file without rules keeps `reasons` (always empty), and rules for a
-    service started without any need a restart (RulesError says so).
+    Once answers have `reasons`, they keep it: a file without rules then gives
+    `"reasons": []`, so a client never sees the field come and go. (The first rules
+    of a service add it; each worker then rebuilds its OpenAPI document.)
     """
     new = load(path)
-    if serving.answer is Output and new.rules:
-        raise RulesError(
-            f"{path}: the service started without rules, so its answers have no"
-            " 'reasons'; restart it to add rules"
-        )
     if serving.answer is not Output and not new.rules:
         return RuleSet([], new.mode, new.digest, reasons=True)
     return new
