@@ -15,7 +15,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from harness.commands import run
 from harness.containers import Image, engine
 from harness.examples import example
-from harness.models import trained_service
+from harness.models import service_with_predict, trained_service
 from harness.render import bake
 from harness.server import source_env as service_env
 from harness.waiting import wait_until
@@ -253,3 +253,34 @@ def test_make_image_without_an_engine_says_how_to_use_another(cookies) -> None:
     errors = [x for x in done.stderr.splitlines() if not x.startswith("make")]
     assert done.returncode != 0 and len(errors) == 1, done.stderr
     assert "CONTAINER_ENGINE=podman" in errors[0], errors
+
+
+@pytest.mark.xdist_group("other")
+@pytest.mark.slow
+def test_first_rules_reach_a_service_started_without_any(
+    environments, server_factory, cookies, tmp_path: Path
+) -> None:
+    """A service started with no rules takes its first rules on SIGHUP: answers and
+    the OpenAPI document gain `reasons`, in both workers."""
+    service, python = service_with_predict(
+        cookies, environments, 'return [Output(label="ok", score=0.5) for _ in inputs]'
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: []\n", encoding="utf-8")
+    server = server_factory(python, service, RULES_FILE=str(rules))
+    server.wait_ready()
+    assert b"reasons" not in server.request("/openapi.json")[2]
+    rules.write_text(
+        "rules:\n  - name: unsure\n    when: score < 0.6\n    reason: UNSURE\n",
+        encoding="utf-8",
+    )
+    server.process.send_signal(signal.SIGHUP)
+
+    def both_workers_fire() -> bool:  # a new connection a request: both answer
+        found = [server.request("/v1/predict", {"text": "a"}) for _ in range(10)]
+        reasons = [json.loads(body).get("reasons") for _, _, body in found]
+        fired = firings_by_worker(server.metrics, "unsure")
+        return reasons == [["UNSURE"]] * 10 and len(fired) == 2
+
+    wait_until(both_workers_fire, 30, server.output)
+    assert b"reasons" in server.request("/openapi.json")[2]
