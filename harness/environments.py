@@ -12,6 +12,8 @@ from harness.venvs import make
 # One group per library: with `-n 2 --dist loadgroup` a library's tests (and so its
 # virtual environment) stay on one xdist worker; without xdist the mark does nothing.
 BY_LIBRARY = [pytest.param(x, marks=pytest.mark.xdist_group(x)) for x in LIBRARIES]
+# What tests need beside each service: a real Open Inference Protocol (v2) client.
+CLIENTS = ["tritonclient[http]>=2.40"]
 
 
 class Environments:
@@ -30,6 +32,6 @@ class Environments:
             self.made[library] = make(
                 self.root / library,
                 requirements(library, "PREINSTALL"),
-                [f"{service}[test]", *requirements(library, "TRAINING")],
+                [f"{service}[test]", *requirements(library, "TRAINING"), *CLIENTS],
             )
         return self.made[library]

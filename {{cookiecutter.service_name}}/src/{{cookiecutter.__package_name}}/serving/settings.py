@@ -53,6 +53,7 @@ class Settings:
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
     api_token_metrics: int = _setting(0, low=0, high=1)  # 1: /metrics needs it too
     api_token_health: int = _setting(0, low=0, high=1)  # 1: /healthz, /readyz too
+    v2_enabled: int = _setting(1, low=0, high=1)  # 0: no Open Inference Protocol
     cors_origins: str = _setting("")  # browsers allowed: "https://a.example,..." or *
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
     rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
