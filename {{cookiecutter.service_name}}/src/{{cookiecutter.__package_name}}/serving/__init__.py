@@ -9,6 +9,7 @@ docs      /openapi.json /docs (Swagger UI)   openapi  the document, from the rou
 v2        /v2/... Open Inference Protocol  tensors  v2 tensors <-> Input, Output
 inputs    request body -> Input            schemas  Batch, Predictions, Error
 runtime   the model: load, warm-up, the one predict path (predict, check, rules)
+storage   ARTIFACTS_URI: model files fetched from object storage at start
 batching  concurrent requests -> batches, in the predict thread
 rules, conditions   rules.yaml             parity   does predict() reproduce it?
 metrics, monitoring, logs, deferred        what the service says about itself

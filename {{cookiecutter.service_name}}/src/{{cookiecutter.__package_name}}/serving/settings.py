@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # as browsers send it
 
 
@@ -36,6 +37,8 @@ class Settings:
     port: int = _setting(8000, low=1, high=65535)
     workers: int = _setting(1, low=1, high=64)  # processes, each with its own model
     artifacts_dir: Path = _setting(Path("artifacts"))  # given to Model.load()
+    artifacts_uri: str = _setting("")  # s3://, gs://, https://: fetched at start
+    artifacts_sha256: str = _setting("")  # pin: the artifact digest of those files
     model_version: str = _setting("")  # default: the artifact digest
     max_batch_size: int = _setting(32, low=1, high=100_000)  # per predict() call
     max_batch_wait_ms: float = _setting(0.0, low=0, high=1000)  # wait to fill a batch
@@ -62,6 +65,14 @@ class Settings:
     chat_webhook_url: str = _setting("")  # `make validate` posts a summary there
 
     def __post_init__(self) -> None:
+        if self.artifacts_uri and "://" not in self.artifacts_uri:
+            raise SettingsError(
+                f"ARTIFACTS_URI={self.artifacts_uri!r} is no URL like s3://bucket/model/"
+            )
+        if self.artifacts_sha256 and not SHA256.fullmatch(self.artifacts_sha256):
+            raise SettingsError("ARTIFACTS_SHA256 must be 64 hexadecimal digits")
+        if self.artifacts_sha256 and not self.artifacts_uri:
+            raise SettingsError("ARTIFACTS_SHA256 pins ARTIFACTS_URI, which is not set")
         for origin in self.origins:
             if origin != "*" and not ORIGIN.fullmatch(origin):
                 raise SettingsError(

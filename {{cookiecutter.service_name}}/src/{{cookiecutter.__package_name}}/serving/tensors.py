@@ -24,6 +24,10 @@ SCALARS: dict[type, tuple[str, tuple[str, ...]]] = {  # datatype, datatypes acce
     str: ("BYTES", ("BYTES",)),
 }
 ELEMENT = {"BOOL": bool, "BYTES": str, **dict.fromkeys(INTS, int)}
+RANGES = {  # of each integer datatype; FP elements that are JSON integers: INT64's
+    **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
+    **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ def _check_elements(values: list[Any], datatype: str, name: str) -> None:
         if not ok:
             kind = "numbers" if want is None else f"{want.__name__} values"
             raise bad(f"input {name!r}: data of datatype {datatype} must be {kind}")
+        low, high = RANGES.get(datatype, RANGES["INT64"])
+        if type(value) is int and not low <= value <= high:
+            raise bad(f"input {name!r}: {value} is out of range for {datatype}")
 
 
 def rows(inputs: Any, tensors: list[Tensor], max_instances: int) -> list[dict]:

@@ -87,7 +87,11 @@ async def infer(request: Request, name: str) -> HTTPResponse:
     rows = tensors.rows(payload.get("inputs"), _tensors(Input), settings.max_instances)
     selected = _requested(payload.get("outputs"), _tensors(runtime.rules.answer))
     # The same validation as /v1/predict: strict types, bounds, 422 -> 400 here.
-    inputs, _ = parse(orjson.dumps({"instances": rows}), settings.max_instances)
+    try:
+        batch = orjson.dumps({"instances": rows})
+    except TypeError:  # an integer over 64 bits inside a JSON (BYTES) element
+        raise tensors.bad("a value is out of range") from None
+    inputs, _ = parse(batch, settings.max_instances)
     request.ctx.instances = len(inputs)
     if not runtime.ready:
         raise not_ready(runtime, status=501 if runtime.stub else 503)
@@ -118,7 +122,7 @@ def _payload(raw_body: bytes) -> dict[str, Any]:
 
 def _requested(wanted: Any, available: list[tensors.Tensor]) -> list[tensors.Tensor]:
     """The outputs a request names, in its order (all of them when it names none)."""
-    if wanted is None:
+    if wanted is None or wanted == []:
         return available
     by_name = {t.name: t for t in available}
     if not isinstance(wanted, list) or not all(isinstance(w, dict) for w in wanted):
