@@ -78,6 +78,7 @@ COMMON_FILES = {
     "src/{package}/serving/schemas.py",
     "src/{package}/serving/server.py",
     "src/{package}/serving/settings.py",
+    "src/{package}/serving/storage.py",
     "src/{package}/serving/tensors.py",
     "src/{package}/serving/v2.py",
     "src/{package}/tools/__init__.py",
