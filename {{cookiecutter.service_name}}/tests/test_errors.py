@@ -87,7 +87,7 @@ def test_hostile_bodies_answer_4xx_with_the_envelope(
 
 
 def test_unknown_route_answers_404(client: httpx.Client) -> None:
-    assert_envelope(client.get("/v2/nothing"), 404, "not_found")
+    assert_envelope(client.get("/v9/nothing"), 404, "not_found")
 
 
 JSON = {"Content-Type": "application/json"}

@@ -6,8 +6,10 @@ lifecycle each worker's start (batcher, model load) and stop
 middleware request ids, API_TOKEN, the log line and metrics of every request
 health    /healthz /readyz /metrics        predict  /v1/predict /v1/model
 docs      /openapi.json /docs (Swagger UI)   openapi  the document, from the routes
+v2        /v2/... Open Inference Protocol  tensors  v2 tensors <-> Input, Output
 inputs    request body -> Input            schemas  Batch, Predictions, Error
 runtime   the model: load, warm-up, the one predict path (predict, check, rules)
+storage   ARTIFACTS_URI: model files fetched from object storage at start
 batching  concurrent requests -> batches, in the predict thread
 rules, conditions   rules.yaml             parity   does predict() reproduce it?
 reload    rules.yaml again on SIGHUP, checked first, switched between batches

@@ -5,7 +5,18 @@ from importlib import metadata
 from sanic import Sanic
 
 from ..config import SERVICE_NAME
-from . import cors, docs, errors, health, lifecycle, logs, middleware, openapi, predict
+from . import (
+    cors,
+    docs,
+    errors,
+    health,
+    lifecycle,
+    logs,
+    middleware,
+    openapi,
+    predict,
+    v2,
+)
 from .deferred import Deferred
 from .runtime import Runtime
 from .settings import Settings
@@ -36,6 +47,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.blueprint(health.blueprint)  # /healthz /readyz /metrics
     app.blueprint(predict.blueprint)  # /v1/predict /v1/model
     app.blueprint(docs.blueprint)  # /openapi.json /docs
+    if settings.v2_enabled:
+        app.blueprint(v2.blueprint)  # /v2/...: the Open Inference Protocol
     app.ctx.openapi = openapi.serialized(app)  # from the routes above
     cors.add(app, settings.origins)  # last: it answers preflights for every route
     return app

@@ -27,7 +27,11 @@ class ServiceError(Exception):
 
 
 def envelope(request: Request, error: ServiceError) -> HTTPResponse:
-    """Render an error as {"error": {"code", "message", "request_id", "details"}}."""
+    """Render an error as {"error": {"code", "message", "request_id", "details"}};
+    on the Open Inference Protocol routes (/v2) as {"error": "message"}, 400 for
+    every invalid input (the request id is in the X-Request-ID header)."""
+    if request.path == "/v2" or request.path.startswith("/v2/"):
+        return _v2(error)
     body = {
         "code": error.code,
         "message": error.message,
@@ -37,6 +41,19 @@ def envelope(request: Request, error: ServiceError) -> HTTPResponse:
     return HTTPResponse(
         orjson.dumps({"error": body}),
         status=error.status,
+        headers=error.headers,
+        content_type="application/json",
+    )
+
+
+def _v2(error: ServiceError) -> HTTPResponse:
+    message, status = error.message, error.status
+    if status == 422 and isinstance(error.details, list):  # field by field
+        problems = [f"{d.get('field')}: {d.get('message')}" for d in error.details]
+        message, status = f"{message}: {'; '.join(problems)}", 400
+    return HTTPResponse(
+        orjson.dumps({"error": message}),
+        status=status,
         headers=error.headers,
         content_type="application/json",
     )

@@ -22,12 +22,8 @@ async def healthz(request: Request) -> HTTPResponse:
 @blueprint.get("/readyz")
 @operation("Readiness: model loaded and warmed up", json_body(STATUS, "ready"), (503,))
 async def readyz(request: Request) -> HTTPResponse:
-    runtime, settings = request.app.ctx.runtime, request.app.ctx.settings
-    if not runtime.ready:
-        raise not_ready(runtime, status=503)
-    if not metrics.every_worker_ready(settings.workers):  # not on one of them
-        raise ServiceError(503, "not_ready", "other workers are still loading")
-    body = {"status": "ready", "model_version": runtime.version}
+    check_ready(request)
+    body = {"status": "ready", "model_version": request.app.ctx.runtime.version}
     return raw(orjson.dumps(body), content_type=JSON)
 
 
@@ -40,6 +36,15 @@ async def metrics_route(request: Request) -> HTTPResponse:
     request.app.ctx.deferred.flush()
     body, content_type = metrics.render()
     return raw(body, content_type=content_type)
+
+
+def check_ready(request: Request) -> None:
+    """503 with the reason unless this worker and every other one are ready."""
+    runtime, settings = request.app.ctx.runtime, request.app.ctx.settings
+    if not runtime.ready:
+        raise not_ready(runtime, status=503)
+    if not metrics.every_worker_ready(settings.workers):  # not on one of them
+        raise ServiceError(503, "not_ready", "other workers are still loading")
 
 
 def not_ready(runtime: Runtime, status: int) -> ServiceError:

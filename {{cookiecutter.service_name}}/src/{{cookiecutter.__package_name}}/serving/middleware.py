@@ -29,11 +29,11 @@ def guarded_routes(settings: Settings) -> tuple[str, ...]:
     """The path prefixes that need API_TOKEN (none when it is not set)."""
     if not settings.api_token:
         return ()
-    guarded = ("/v1/", "/openapi.json")
+    guarded = ("/v1/", "/v2/models/", "/openapi.json")
     if settings.api_token_metrics:
         guarded += ("/metrics",)
     if settings.api_token_health:
-        guarded += ("/healthz", "/readyz")
+        guarded += ("/healthz", "/readyz", "/v2/health/")
     return guarded
 
 

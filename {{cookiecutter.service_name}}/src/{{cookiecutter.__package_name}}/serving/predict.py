@@ -36,18 +36,9 @@ async def predict(request: Request) -> HTTPResponse:
     request.ctx.instances = len(inputs)
     if not runtime.ready:
         raise not_ready(runtime, status=501 if runtime.stub else 503)
-    results = await _answers(request, inputs)
-    outputs = [answer for answer, _ in results]
-    fired = [name for _, names in results for name in names]
-    if fired:
-        for name in fired:
-            metrics.count(metrics.RULE_FIRINGS, name)
-        request.ctx.rules = sorted(set(fired))  # named in the request's log line
+    outputs = await answer(request, inputs)
     body = runtime.rules.adapter.dump_json(outputs)
     body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
-    monitoring.observe(outputs)
-    if logs.sampled(settings.prediction_log_rate):
-        _log_prediction(request, inputs, outputs)
     if ctx.shadow:  # a copy for the candidate, sent later by another task
         request_id, count = request.ctx.request_id, len(inputs)
         ctx.shadow.offer(shadow.Copy(request_id, request.body, body, batched, count))
@@ -76,6 +67,22 @@ async def model_info(request: Request) -> HTTPResponse:
         "output_schema": runtime.rules.answer.model_json_schema(),
     }
     return raw(orjson.dumps(body), content_type=JSON)
+
+
+async def answer(request: Request, inputs: list[Input]) -> list[Output]:
+    """The answers to these inputs, as every route gives them: batched, rules
+    counted and named in the log line, monitored, sampled into the prediction log."""
+    results = await _answers(request, inputs)
+    outputs = [output for output, _ in results]
+    fired = [name for _, names in results for name in names]
+    if fired:
+        for name in fired:
+            metrics.count(metrics.RULE_FIRINGS, name)
+        request.ctx.rules = sorted(set(fired))  # named in the request's log line
+    monitoring.observe(outputs)
+    if logs.sampled(request.app.ctx.settings.prediction_log_rate):
+        _log_prediction(request, inputs, outputs)
+    return outputs
 
 
 async def _answers(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..config import MODEL_FILE
 from ..model import Input, Model, Output
-from . import parity, rules
+from . import parity, rules, storage
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,14 @@ class Runtime:
 
     def load(self) -> None:
         """Load and warm up (blocking: run it in a thread); record why not ready."""
-        folder = self.settings.artifacts_dir
+        folder, uri = self.settings.artifacts_dir, self.settings.artifacts_uri
+        if uri:
+            try:
+                pin = self.settings.artifacts_sha256
+                storage.fetch(uri, folder, pin, self._waiting, artifact_digest)
+            except storage.FetchFailed as error:
+                self.reason = str(error)
+                return
         load_error = None
         try:
             self.model.load(folder)
@@ -105,6 +112,9 @@ class Runtime:
                 self.reason = f"parity canary failed: {problem}"
                 return
         self.ready, self.reason = True, "ready"
+
+    def _waiting(self, reason: str) -> None:
+        self.reason = reason  # what /readyz answers meanwhile
 
     def predict(self, inputs: list[Input]) -> list[tuple[Output, rules.Fired]]:
         """Each input's answer (Output, plus `reasons` when there are rules) and the

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from ..config import MODEL_FILE, PACKAGE_NAME
-from . import compat, logs
+from . import compat, logs, storage
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ def check() -> Settings:
         rules.load(settings.rules_file)  # a bad rule stops the start here
     except rules.RulesError as error:
         sys.exit(f"error: {error}")
+    if problem := storage.check(settings.artifacts_uri):
+        sys.exit(f"error: {problem}")
     if problems := compat.check():
         sys.exit(
             f"error: {problems[0]}; install the versions pyproject.toml allows"
@@ -63,6 +65,8 @@ def main() -> None:
     """Entry point of `python -m <package>` and of the container."""
     settings = check()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder(settings))
+    if settings.artifacts_uri:
+        storage.reset(settings.artifacts_dir)  # the workers fetch the files
 
     from prometheus_client.multiprocess import mark_process_dead
     from sanic import Sanic

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")  # as browsers send it
 SERVICE_URL = re.compile(ORIGIN.pattern + r"(/[A-Za-z0-9._~/-]*)?")
 
@@ -37,6 +38,8 @@ class Settings:
     port: int = _setting(8000, low=1, high=65535)
     workers: int = _setting(1, low=1, high=64)  # processes, each with its own model
     artifacts_dir: Path = _setting(Path("artifacts"))  # given to Model.load()
+    artifacts_uri: str = _setting("")  # s3://, gs://, https://: fetched at start
+    artifacts_sha256: str = _setting("")  # pin: the artifact digest of those files
     model_version: str = _setting("")  # default: the artifact digest
     max_batch_size: int = _setting(32, low=1, high=100_000)  # per predict() call
     max_batch_wait_ms: float = _setting(0.0, low=0, high=1000)  # wait to fill a batch
@@ -54,6 +57,7 @@ class Settings:
     api_token: str = _setting("")  # when set, /v1/ needs "Authorization: Bearer ..."
     api_token_metrics: int = _setting(0, low=0, high=1)  # 1: /metrics needs it too
     api_token_health: int = _setting(0, low=0, high=1)  # 1: /healthz, /readyz too
+    v2_enabled: int = _setting(1, low=0, high=1)  # 0: no Open Inference Protocol
     cors_origins: str = _setting("")  # browsers allowed: "https://a.example,..." or *
     metrics_dir: str = _setting("")  # shared by the workers; default: a temp folder
     rules_file: Path = _setting(Path("rules.yaml"))  # business rules, see rules.py
@@ -70,6 +74,14 @@ class Settings:
     shadow_log_rate: float = _setting(1.0, low=0, high=1)  # disagreements logged
 
     def __post_init__(self) -> None:
+        if self.artifacts_uri and "://" not in self.artifacts_uri:
+            raise SettingsError(
+                f"ARTIFACTS_URI={self.artifacts_uri!r} is no URL like s3://bucket/model/"
+            )
+        if self.artifacts_sha256 and not SHA256.fullmatch(self.artifacts_sha256):
+            raise SettingsError("ARTIFACTS_SHA256 must be 64 hexadecimal digits")
+        if self.artifacts_sha256 and not self.artifacts_uri:
+            raise SettingsError("ARTIFACTS_SHA256 pins ARTIFACTS_URI, which is not set")
         for origin in self.origins:
             if origin != "*" and not ORIGIN.fullmatch(origin):
                 raise SettingsError(
