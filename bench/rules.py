@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 
 from harness.examples import example, replace_block
-from harness.processes import tree
+from harness.processes import cpu_seconds
 from harness.render import render as render_service
 from harness.server import Server
 from harness.template import module
@@ -115,18 +115,6 @@ async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, i
     started = time.perf_counter()
     await asyncio.gather(*(connection(i * 7) for i in range(64)))
     return counts["ok"] / (time.perf_counter() - started), counts["bad"]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants (Linux)."""
-    ticks = 0
-    for each in tree(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def batch_sizes(port: int) -> tuple[float, float]:

@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 from harness.examples import example, replace_block
-from harness.processes import tree
+from harness.processes import cpu_seconds
 from harness.render import render as render_service
 from harness.server import Server, free_port, source_env
 from harness.template import module
@@ -131,18 +131,6 @@ async def load(port: int, seconds: float, bodies: list[bytes]) -> tuple[float, f
     await asyncio.gather(*(connection(i * 7) for i in range(CONCURRENCY)))
     rate = len(latencies) / (time.perf_counter() - started)
     return rate, statistics.quantiles(latencies, n=100)[98] * 1000
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants (Linux)."""
-    ticks = 0
-    for each in tree(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def shadow_outcomes(port: int) -> dict[str, float]:

@@ -1,5 +1,6 @@
-"""A process tree and its memory (Linux /proc)."""
+"""A process tree, its memory and its CPU time (Linux /proc)."""
 
+import os
 import re
 from pathlib import Path
 
@@ -28,3 +29,15 @@ def rss_mb(pid: int) -> float:
         return 0.0
     match = re.search(r"VmRSS:\s+(\d+) kB", status)
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants."""
+    ticks = 0
+    for each in tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
