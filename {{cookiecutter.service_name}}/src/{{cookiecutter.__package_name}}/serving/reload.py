@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def watch(app: Sanic, path: Path) -> None:
     """In the main process: warn about the rules at start, then check and pass on
     every SIGHUP."""
-    serving = rules.load(path)
+    serving: rules.RuleSet = app.ctx.runtime.rules  # as the app loaded them
     _warn(serving)
 
     def hangup(signum: int, frame: object) -> None:
