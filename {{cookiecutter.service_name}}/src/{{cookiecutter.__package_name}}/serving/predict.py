@@ -34,8 +34,6 @@ async def predict(request: Request) -> HTTPResponse:
     runtime, settings = ctx.runtime, ctx.settings
     inputs, batched = parse(request.body, settings.max_instances)
     request.ctx.instances = len(inputs)
-    if not runtime.ready:
-        raise not_ready(runtime, status=501 if runtime.stub else 503)
     outputs = await answer(request, inputs)
     body = runtime.rules.adapter.dump_json(outputs)
     body = b'{"predictions":' + body + b"}" if batched else body[1:-1]
@@ -71,7 +69,11 @@ async def model_info(request: Request) -> HTTPResponse:
 
 async def answer(request: Request, inputs: list[Input]) -> list[Output]:
     """The answers to these inputs, as every route gives them: batched, rules
-    counted and named in the log line, monitored, sampled into the prediction log."""
+    counted and named in the log line, monitored, sampled into the prediction log.
+    501 while predict() is the stub, 503 while the model is not ready."""
+    runtime = request.app.ctx.runtime
+    if not runtime.ready:
+        raise not_ready(runtime, status=501 if runtime.stub else 503)
     results = await _answers(request, inputs)
     outputs = [output for output, _ in results]
     fired = [name for _, names in results for name in names]

@@ -15,7 +15,7 @@ from ..config import ML_LIBRARY, SERVICE_NAME, TEMPLATE_VERSION
 from ..model import Input
 from . import tensors
 from .errors import ServiceError
-from .health import check_ready, not_ready
+from .health import check_ready
 from .inputs import parse
 from .predict import answer
 
@@ -93,8 +93,6 @@ async def infer(request: Request, name: str) -> HTTPResponse:
         raise tensors.bad("a value is out of range") from None
     inputs, _ = parse(batch, settings.max_instances)
     request.ctx.instances = len(inputs)
-    if not runtime.ready:
-        raise not_ready(runtime, status=501 if runtime.stub else 503)
     outputs = await answer(request, inputs)
     answers = runtime.rules.adapter.dump_python(outputs, mode="json")
     body: dict[str, Any] = {"model_name": SERVICE_NAME}
