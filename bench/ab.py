@@ -9,10 +9,9 @@ machine hits both alike. Prints the median of the per-round ratios (service/base
 """
 
 import argparse
-import json
 import statistics
 
-from run import PEERS, RESULTS, Server, environment, lua_script, sh, wrk
+from run import Server, environment, workload_requests, wrk
 
 
 def main() -> None:
@@ -24,17 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     python = environment("service")
     for workload in args.workloads.split(","):
-        expected = json.loads(
-            sh(
-                python,
-                PEERS / "workload.py",
-                "expect",
-                "50",
-                WORKLOAD=workload,
-                ARTIFACTS=str(RESULTS / "artifacts" / workload),
-            )
-        )
-        script = lua_script(RESULTS / f"{workload}.lua", [b for b, _ in expected])
+        expected, script = workload_requests(workload, python)
         servers = {
             name: Server(name, workload, "0", 1, python)
             for name in ("service", "baseline")

@@ -323,11 +323,11 @@ def measure(server: Server, script: Path, args, cpus: str = "1") -> dict[int, di
     return results
 
 
-def bench_workload(workload: str, pythons: dict[str, Path], args) -> dict:
-    """Every server of one workload, one after the other, with checked answers."""
+def workload_requests(workload: str, python: Path) -> tuple[list, Path]:
+    """50 (body, in-process answer) pairs of a workload, and wrk's script of them."""
     expected = json.loads(
         sh(
-            pythons["service"],
+            python,
             PEERS / "workload.py",
             "expect",
             "50",
@@ -336,6 +336,12 @@ def bench_workload(workload: str, pythons: dict[str, Path], args) -> dict:
         )
     )
     script = lua_script(RESULTS / f"{workload}.lua", [body for body, _ in expected])
+    return expected, script
+
+
+def bench_workload(workload: str, pythons: dict[str, Path], args) -> dict:
+    """Every server of one workload, one after the other, with checked answers."""
+    expected, script = workload_requests(workload, pythons["service"])
     results = {}
     runs = [("service", 1, "0", "1")]
     runs += [("baseline", 1, "0", "1")] if "baseline" in pythons else []
