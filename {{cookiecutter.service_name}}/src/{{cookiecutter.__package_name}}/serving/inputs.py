@@ -42,18 +42,23 @@ def _retry_ints(payload: Any, batched: bool, error: ValidationError) -> list[Inp
             return _validate(orjson.dumps(payload), batched)
         except ValidationError as second:
             error = second
+    raise rejected(error) from None
+
+
+def rejected(error: ValidationError, *within: str) -> ServiceError:
+    """422 naming each field at fault (its path under `within`), counted."""
     details = [
         {
-            "field": ".".join(str(part) for part in e["loc"]) or "(body)",
+            "field": ".".join(str(part) for part in (*within, *e["loc"])) or "(body)",
             "message": e["msg"],
             "type": e["type"],
         }
         for e in error.errors(include_url=False, include_input=False)
     ]
     monitoring.invalid(details)
-    raise ServiceError(
+    return ServiceError(
         422, "invalid_input", "the body does not fit the schema", details
-    ) from None
+    )
 
 
 def _validate(body: bytes, batched: bool) -> list[Input]:

@@ -24,6 +24,10 @@ SCALARS: dict[type, tuple[str, tuple[str, ...]]] = {  # datatype, datatypes acce
     str: ("BYTES", ("BYTES",)),
 }
 ELEMENT = {"BOOL": bool, "BYTES": str, **dict.fromkeys(INTS, int)}
+ALLOWED = {  # the types of a datatype's elements, as JSON gives them (no bool as int)
+    **{datatype: {kind} for datatype, kind in ELEMENT.items()},
+    **dict.fromkeys(FLOATS, {int, float}),
+}
 RANGES = {  # of each integer datatype; FP elements that are JSON integers: INT64's
     **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
     **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
@@ -77,30 +81,32 @@ def bad(message: str) -> ServiceError:
     return ServiceError(400, "invalid_tensor", message)
 
 
-def _flat(data: Any, name: str) -> list[Any]:
-    """Row-major data, flat or nested, as one flat list."""
+def _flat(data: Any, name: str) -> tuple[list[Any], set[type]]:
+    """Row-major data, flat or nested, as one flat list, and its elements' types
+    (found in one pass in C: a Python loop per element costs more than the model)."""
     if not isinstance(data, list):
         raise bad(f"input {name!r}: 'data' must be a list")
-    if not any(isinstance(item, list) for item in data):
-        return data
+    kinds = set(map(type, data))
+    if list not in kinds:
+        return data, kinds
     flat: list[Any] = []
     for item in data:
-        flat.extend(_flat(item, name) if isinstance(item, list) else [item])
-    return flat
+        flat.extend(_flat(item, name)[0] if isinstance(item, list) else [item])
+    return flat, set(map(type, flat))
 
 
-def _check_elements(values: list[Any], datatype: str, name: str) -> None:
-    want = ELEMENT.get(datatype)
-    for value in values:
-        if want is None:  # FP16, FP32, FP64: JSON numbers
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, want) and (want is bool or type(value) is not bool)
-        if not ok:
-            kind = "numbers" if want is None else f"{want.__name__} values"
-            raise bad(f"input {name!r}: data of datatype {datatype} must be {kind}")
+def _check_elements(
+    values: list[Any], kinds: set[type], datatype: str, name: str
+) -> None:
+    if not kinds <= ALLOWED[datatype]:
+        want = ELEMENT.get(datatype)
+        kind = "numbers" if want is None else f"{want.__name__} values"
+        raise bad(f"input {name!r}: data of datatype {datatype} must be {kind}")
+    if int in kinds:
         low, high = RANGES.get(datatype, RANGES["INT64"])
-        if type(value) is int and not low <= value <= high:
+        ints = values if len(kinds) == 1 else [v for v in values if type(v) is int]
+        if min(ints) < low or max(ints) > high:
+            value = next(v for v in ints if not low <= v <= high)
             raise bad(f"input {name!r}: {value} is out of range for {datatype}")
 
 
@@ -138,12 +144,12 @@ def rows(inputs: Any, tensors: list[Tensor], max_instances: int) -> list[dict]:
         batch = shape[0]
         if not 1 <= batch <= max_instances:
             raise bad(f"send 1 to {max_instances} instances; got {batch}")
-        data = _flat(given.get("data"), name)
+        data, kinds = _flat(given.get("data"), name)
         size = batch * (shape[1] if len(shape) > 1 else 1)
         if len(data) != size:
             count = len(data)
             raise bad(f"input {name!r}: shape {shape} needs {size} values, not {count}")
-        _check_elements(data, datatype, name)
+        _check_elements(data, kinds, datatype, name)
         columns[name] = _column(tensor, data, batch)
     by_row = zip(*columns.values(), strict=True)
     return [dict(zip(columns, row, strict=True)) for row in by_row]

@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import raw
 
@@ -16,12 +17,13 @@ from ..model import Input
 from . import tensors
 from .errors import ServiceError
 from .health import check_ready
-from .inputs import parse
+from .inputs import parse, rejected
 from .predict import answer
 
 blueprint = Blueprint("v2")
 JSON = "application/json"
 PREFIX = "/v2"
+INPUTS = TypeAdapter(list[Input])  # rows of field values -> a batch of Input
 
 
 def _json(body: object) -> HTTPResponse:
@@ -31,6 +33,12 @@ def _json(body: object) -> HTTPResponse:
 @cache
 def _tensors(model: type) -> list[tensors.Tensor]:
     return tensors.describe(model)
+
+
+@cache
+def _as_json(model: type) -> bool:
+    """Whether any field of the model travels as JSON text."""
+    return any(t.as_json for t in _tensors(model))
 
 
 def _model(name: str) -> None:
@@ -86,12 +94,7 @@ async def infer(request: Request, name: str) -> HTTPResponse:
     runtime, settings = request.app.ctx.runtime, request.app.ctx.settings
     rows = tensors.rows(payload.get("inputs"), _tensors(Input), settings.max_instances)
     selected = _requested(payload.get("outputs"), _tensors(runtime.rules.answer))
-    # The same validation as /v1/predict: strict types, bounds, 422 -> 400 here.
-    try:
-        batch = orjson.dumps({"instances": rows})
-    except TypeError:  # an integer over 64 bits inside a JSON (BYTES) element
-        raise tensors.bad("a value is out of range") from None
-    inputs, _ = parse(batch, settings.max_instances)
+    inputs = _inputs(rows, settings.max_instances)
     request.ctx.instances = len(inputs)
     outputs = await answer(request, inputs)
     answers = runtime.rules.adapter.dump_python(outputs, mode="json")
@@ -101,6 +104,22 @@ async def infer(request: Request, name: str) -> HTTPResponse:
         body["id"] = payload["id"]
     body["outputs"] = tensors.outputs(answers, selected)
     return _json(body)
+
+
+def _inputs(rows: list[dict[str, Any]], max_instances: int) -> list[Input]:
+    """The same validation as /v1/predict's (strict types, bounds; 422 -> 400 here).
+    Plain fields straight from the rows; fields sent as JSON text (dates, nested
+    models ...) through /v1/predict's parser, since strict Python would refuse them."""
+    if _as_json(Input):
+        try:
+            batch = orjson.dumps({"instances": rows})
+        except TypeError:  # an integer over 64 bits inside a JSON (BYTES) element
+            raise tensors.bad("a value is out of range") from None
+        return parse(batch, max_instances)[0]
+    try:
+        return INPUTS.validate_python(rows, strict=True)
+    except ValidationError as error:
+        raise rejected(error, "instances") from None
 
 
 def _payload(raw_body: bytes) -> dict[str, Any]:
