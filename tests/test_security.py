@@ -87,8 +87,9 @@ def test_error_answers_hold_no_trace_path_or_version(
 def test_api_token_guards_what_the_settings_say(
     cookies, environments, server_factory
 ) -> None:
-    """API_TOKEN: /v1/ and the OpenAPI document need it; /metrics and health only
-    when API_TOKEN_METRICS / API_TOKEN_HEALTH say so. The token is never logged."""
+    """API_TOKEN: /v1/, /v2/models/ and the OpenAPI document need it; /metrics and
+    health (v2's too) only when API_TOKEN_METRICS / API_TOKEN_HEALTH say so; v2's
+    server metadata (/v2) never. The token is never logged."""
     service, python = service_with_predict(cookies, environments, BEHAVIOUR)
     default = server_factory(python, service, API_TOKEN=TOKEN, WORKERS="1")
     strict = server_factory(
@@ -96,20 +97,27 @@ def test_api_token_guards_what_the_settings_say(
     )
     default.wait_ready()
     body = {"text": "hello"}
+    model = f"/v2/models/{service.name}"
+    tensor = {"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hello"]}
     for path, data in [
         ("/v1/predict", body),
         ("/v1/model", None),
         ("/openapi.json", None),
+        (model, None),
+        (f"{model}/ready", None),
+        (f"{model}/infer", {"inputs": [tensor]}),
     ]:
         assert default.request(path, data)[0] == 401
         assert default.request(path, data, token="wrong" + TOKEN)[0] == 401
         assert default.request(path, data, token=TOKEN)[0] == 200
-    for path in ("/healthz", "/readyz", "/metrics"):
+    health = ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready")
+    for path in (*health, "/metrics", "/v2"):
         assert default.request(path)[0] == 200
     strict.wait_ready()
-    for path in ("/healthz", "/readyz", "/metrics"):
+    for path in (*health, "/metrics"):
         assert strict.request(path)[0] == 401
         assert strict.request(path, token=TOKEN)[0] == 200
+    assert strict.request("/v2")[0] == 200
     assert strict.request("/v1/predict", body, token=TOKEN)[0] == 200
     assert default.stop() == 0 and strict.stop() == 0
     assert TOKEN not in default.output(0) + strict.output(0)
