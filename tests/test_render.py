@@ -106,6 +106,7 @@ COMMON_FILES = {
     "tests/test_predict.py",
     "tests/test_rules.py",
     "tests/test_settings.py",
+    "tests/test_v2.py",
     "tests/test_validation.py",
     "validation/cases.yaml",
     "deploy/base/deployment.yaml",
