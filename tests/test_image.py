@@ -1,13 +1,17 @@
 """The rendered image, built by a real container engine, serves a real model."""
 
 import json
+import subprocess
+import tomllib
 
 import pytest
 
+from harness.commands import run, sh
 from harness.containers import GRACE, Image, engine
 from harness.environments import BY_LIBRARY
 from harness.examples import example
 from harness.models import close, in_process, trained_service
+from harness.render import bake
 
 
 @pytest.mark.slow
@@ -61,3 +65,24 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
         assert sum(x.get("route") == "/v1/predict" for x in lines) == 21
     finally:
         image.remove()
+
+
+def test_image_takes_an_extra_only_when_asked(cookies) -> None:
+    """The image's dependency list is pyproject's dependencies, and an extra's
+    (`make image EXTRAS=storage`, for ARTIFACTS_URI) only when the build asks."""
+    try:
+        docker = engine()
+    except LookupError as error:
+        pytest.skip(f"{error}; .ci/run starts one")
+    service = bake(cookies, ml_library="other")
+    project = tomllib.loads((service / "pyproject.toml").read_text("utf-8"))
+    storage = project["project"]["optional-dependencies"]["storage"]
+    tag = "modelservice-test-extras:requirements"
+    try:
+        for extras, expected in [("", []), ("storage", storage)]:
+            build = [docker, "build", "--target", "requirements", "-t", tag]
+            run([*build, "--build-arg", f"EXTRAS={extras}", "."], service)
+            found = sh(docker, "run", "--rm", tag, "cat", "/requirements.txt")
+            assert found.split() == project["project"]["dependencies"] + expected
+    finally:
+        subprocess.run([docker, "rmi", "-f", tag], capture_output=True, check=False)
