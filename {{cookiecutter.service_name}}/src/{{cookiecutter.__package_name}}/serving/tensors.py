@@ -131,11 +131,12 @@ def rows(inputs: Any, tensors: list[Tensor], max_instances: int) -> list[dict]:
             expected = ", ".join(tensor.accepted)
             raise bad(f"input {name!r} has datatype {datatype!r}; expected {expected}")
         shape = given.get("shape")
-        if (
+        if (  # [batch] or [batch, k]: tensor.shape is (-1,) or (-1, k or -1)
             not isinstance(shape, list)
             or len(shape) != len(tensor.shape)
-            or not all(type(n) is int and n >= 1 for n in shape)
-            or any(w not in (-1, n) for w, n in zip(tensor.shape, shape, strict=True))
+            or set(map(type, shape)) != {int}
+            or min(shape) < 1
+            or tensor.shape[-1] not in (-1, shape[-1])
         ):
             expected = list(tensor.shape)
             raise bad(f"input {name!r} has shape {shape!r}; expected {expected}")
