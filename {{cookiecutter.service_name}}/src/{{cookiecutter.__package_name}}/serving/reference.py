@@ -122,6 +122,7 @@ class Watch:
             get = _lookup(field, str(first), key)
             row = (index, field.cuts, field.high, field.tally)
             self.groups.setdefault((output, key), (get, []))[1].append(row)
+        self.widths = {k: 1 + max(r[0] for r in g[1]) for k, g in self.groups.items()}
         # Counted in the predict thread, handed over on the event loop, which never
         # waits for the lock: what it cannot take now, it takes at the next flush.
         self._lock = threading.Lock()
@@ -135,8 +136,8 @@ class Watch:
         """Count each instance's value of every field (in the predict thread)."""
         with self._lock:
             self._dirty = True
-            for (output, _), (get, rows) in self.groups.items():
-                _tally(get, rows, outputs if output else inputs)
+            for key, (get, rows) in self.groups.items():
+                _tally(get, rows, self.widths[key], outputs if key[0] else inputs)
             counts = self._counts
             for field in self.others:
                 output = field.name.startswith("output.")
@@ -203,21 +204,20 @@ def _lookup(field: Field, first: str, group: str) -> Callable[[Any], Sequence]:
     return lambda instance: (field.value(instance),)
 
 
-def _tally(get: Callable, rows: list, instances: list[Any]) -> None:
+def _tally(get: Callable, rows: list, width: int, instances: list[Any]) -> None:
     """Count a group of numeric fields: the inner loop of Watch.count, kept lean."""
     for instance in instances:
         values = get(instance)
-        size = len(values)
+        if len(values) < width:  # a short list: the positions it lacks are null
+            values = [*values, *[None] * (width - len(values))]
         for index, cuts, high, tally in rows:
-            value = values[index] if index < size else None
+            value = values[index]
             try:
-                if value is None:
-                    tally[-1] += 1
-                elif value > high:
+                if value > high:
                     tally[-2] += 1
                 else:
                     tally[bisect_right(cuts, value)] += 1
-            except TypeError:  # not a number: a model whose Output changed type
+            except TypeError:  # None (null or missing), or not a number
                 tally[-1] += 1
 
 
