@@ -88,6 +88,8 @@ COMMON_FILES = {
     "src/{package}/tools/cases.py",
     "src/{package}/tools/client.py",
     "src/{package}/tools/compare.py",
+    "src/{package}/tools/drift.py",
+    "src/{package}/tools/evaluate.py",
     "src/{package}/tools/loadtest.py",
     "src/{package}/tools/parity.py",
     "src/{package}/tools/reference.py",
