@@ -6,4 +6,5 @@ parity                     record what the trained model answers (make parity)
 rules_check                check rules.yaml, try it on inputs (make rules-check)
 smoke                      the built image passes the golden cases (make smoke)
 loadtest, client           load-test a running service; send it the example
+monitoring, dashboard      alert rules and a Grafana dashboard (make monitoring)
 """
