@@ -6,9 +6,9 @@ writes into deploy/monitoring/ (or --out):
     rules.yml            Prometheus rules (rule_files: in prometheus.yml)
     prometheusrule.yaml  the same groups as a PrometheusRule (Prometheus Operator)
     dashboard.json       a Grafana dashboard (tools/dashboard.py)
-The files in git are this command's output with the defaults below; change a
-threshold with an option (`make monitoring ARGS="--psi-warning 0.2"`) and commit
-the result. The generated test tests/test_monitoring.py checks they are up to date.
+Change a threshold with an option (`make monitoring ARGS="--psi-warning 0.2"`) and
+commit the result: the files' first line records the options, and the generated
+test tests/test_monitoring.py checks the files are what they give.
 
 The drift rules compare the live counts of every watched field (field_values_total)
 with the training reference (field_reference_share) over --window: a bin's live share
@@ -303,6 +303,23 @@ def files(**settings: Any) -> dict[str, str]:
     }
 
 
+def duration(text: str) -> str:
+    """A Prometheus duration (90s, 15m, 1h30m), or a clear argparse error."""
+    if not re.fullmatch(r"(\d+(ms|[smhdwy]))+", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration like 90s, 15m, 1h"
+        )
+    return text
+
+
+def share(text: str) -> float:
+    """A number of at least 0 (a share, a PSI, seconds)."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least 0")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make monitoring",
@@ -313,7 +330,11 @@ def parser() -> argparse.ArgumentParser:
     for name, default, text in SETTINGS:
         option = "--" + name.replace("_", "-")
         parser.add_argument(
-            option, type=type(default), default=default, help=f"{text} ({default})"
+            option,
+            type=duration if isinstance(default, str) else share,
+            default=default,
+            metavar="DURATION" if isinstance(default, str) else "NUMBER",
+            help=f"{text} ({default})",
         )
     return parser
 
