@@ -40,7 +40,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     # State the handlers read, on app.ctx only.
     app.ctx.settings = settings
     app.ctx.runtime = Runtime(settings)  # the model and rules; loaded at start
-    app.ctx.deferred = Deferred()  # logs and metrics, written once per burst
+    app.ctx.deferred = Deferred(app.ctx.runtime.flush_counts)  # logs, metrics: bulk
     app.ctx.description = _description()
     lifecycle.add(app)  # start: batcher and model load; stop: drain
     middleware.add(app)  # request ids, API_TOKEN, one log line per request

@@ -1,6 +1,7 @@
 """Write request logs and metrics once per burst of requests, not once each."""
 
 import asyncio
+from collections.abc import Callable
 
 from . import logs, metrics
 
@@ -16,7 +17,8 @@ class Deferred:
 
     EVERY = 0.1
 
-    def __init__(self) -> None:
+    def __init__(self, collect: Callable[[], None] = lambda: None) -> None:
+        self.collect = collect  # hands over counts made off the loop, if any
         self.in_flight = 0
         self._handle: asyncio.Handle | None = None
         self._soon = False
@@ -42,5 +44,6 @@ class Deferred:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self.collect()
         metrics.flush(self.in_flight)
         logs.flush()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..config import MODEL_FILE
 from ..model import Input, Model, Output
-from . import parity, rules, storage
+from . import parity, reference, rules, storage
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ def artifact_digest(folder: Path) -> str:
     files = sorted(
         p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
     )
-    files = [p for p in files if p.name not in ("README.md", parity.PARITY_FILE)]
+    unhashed = ("README.md", parity.PARITY_FILE, reference.REFERENCE_FILE)
+    files = [p for p in files if p.name not in unhashed]
     if not files:
         return ""
     digest = hashlib.sha256()
@@ -72,6 +73,7 @@ class Runtime:
         self.reason = "the model is loading"
         self.digest = ""
         self.version = settings.model_version or "unversioned"
+        self.watch: reference.Watch | None = None  # with artifacts/reference.json
 
     def load(self) -> None:
         """Load and warm up (blocking: run it in a thread); record why not ready."""
@@ -91,6 +93,7 @@ class Runtime:
             log.error(f"model load failed: {load_error}", exc_info=error)
         self.digest = artifact_digest(folder) if folder.is_dir() else ""
         self.version = self.settings.model_version or self.digest[:12] or "unversioned"
+        self._watch(folder)
         try:
             self.predict_model([example_input()])
         except NotImplementedError as error:
@@ -113,6 +116,22 @@ class Runtime:
                 return
         self.ready, self.reason = True, "ready"
 
+    def _watch(self, folder: Path) -> None:
+        """Count live values against artifacts/reference.json, when there is one;
+        a reference that cannot be used is said in the log, and serving goes on."""
+        try:
+            self.watch, line = reference.load(folder, self.digest)
+        except ValueError as error:
+            log.error(f"reference: {error}; live values are not counted")
+            return
+        if line:
+            (log.warning if "STALE" in line else log.info)(line)
+
+    def flush_counts(self) -> None:
+        """Hand the live values counted so far to the metrics (on the loop)."""
+        if self.watch is not None:
+            self.watch.flush()
+
     def _waiting(self, reason: str) -> None:
         self.reason = reason  # what /readyz answers meanwhile
 
@@ -120,7 +139,10 @@ class Runtime:
         """Each input's answer (Output, plus `reasons` when there are rules) and the
         names of the rules that fired on it. RuleFailed names a rule that raised."""
         ruleset = self.rules  # once: a reload (SIGHUP) swaps it between batches
-        return ruleset.apply(inputs, self.predict_model(inputs))
+        answers = ruleset.apply(inputs, self.predict_model(inputs))
+        if self.watch is not None:  # here, in the predict thread, off the loop
+            self.watch.count(inputs, [answer for answer, _ in answers])
+        return answers
 
     def predict_model(self, inputs: list[Input]) -> list[Output]:
         """Model.predict, with its answer checked against the Output schema."""

@@ -20,7 +20,7 @@ import contextlib
 import json
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -100,21 +100,26 @@ def read_inputs(path: Path) -> list[Any]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="make parity", description="Record artifacts/parity.json from inputs."
-    )
+def command(prog: str, description: str, recorder: Callable[..., Path]) -> str:
+    """`make parity` and `make reference`: record from a file of inputs, with the
+    model in artifacts/ predicting them; what was done, in a line (exit on error)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("inputs", type=Path, help="a JSON list, or JSON Lines")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     args = parser.parse_args()
     try:
         inputs = read_inputs(args.inputs)
-        path = record(inputs, artifacts_dir=args.artifacts)
+        path = recorder(inputs, artifacts_dir=args.artifacts)
     except NotImplementedError:
         sys.exit("error: predict() is not implemented yet in model.py")
     except (OSError, ValueError) as error:  # ValidationError is a ValueError
         sys.exit(f"error: {' '.join(str(error).split())[:500]}")
-    print(f"{path}: {len(inputs)} inputs and the model's outputs recorded")
+    return f"{path}: {len(inputs)} inputs and the model's outputs recorded"
+
+
+def main() -> None:
+    description = "Record artifacts/parity.json from inputs."
+    print(command("make parity", description, record))
 
 
 if __name__ == "__main__":
