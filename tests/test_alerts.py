@@ -123,6 +123,8 @@ def unit_tests(ns: str, service: str) -> list[dict]:
         firing("FieldNulls", "warning", ["empty"]),
         firing("FieldOutOfRange", "warning", ["scaled"]),
         firing("InvalidInputs", "warning", ["age"]),
+        # 10 minutes into the fault the alert is pending, not firing (for: 15m)
+        {"eval_time": "10m", "alertname": "FieldDriftCritical", "exp_alerts": []},
     ]
     ops_at = {"eval_time": "30m"}
     ops_firing = [
