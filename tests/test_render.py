@@ -109,6 +109,7 @@ COMMON_FILES = {
     "tests/test_metrics.py",
     "tests/test_monitoring.py",
     "tests/test_predict.py",
+    "tests/test_reference.py",
     "tests/test_rules.py",
     "tests/test_settings.py",
     "tests/test_validation.py",

@@ -14,6 +14,7 @@ batching  concurrent requests -> batches, in the predict thread
 rules, conditions   rules.yaml             parity   does predict() reproduce it?
 reload    rules.yaml again on SIGHUP, checked first, switched between batches
 metrics, monitoring, logs, deferred        what the service says about itself
+reference live values counted against artifacts/reference.json (drift)
 settings  environment variables            errors   the error envelope
 cors      CORS_ORIGINS                     compat   reaches into dependencies
 shadow    copies of requests to a candidate (SHADOW_URL), answers compared

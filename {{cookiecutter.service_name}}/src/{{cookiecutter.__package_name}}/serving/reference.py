@@ -1,29 +1,19 @@
-"""Live inputs and outputs counted against the training reference (reference.json).
+"""Live inputs and outputs counted against the training reference.
 
-tools/reference.py records artifacts/reference.json from the training data: per
-field, the bins below and each bin's share. Each worker counts every instance it
-answers into the same bins, in the predict thread, and /metrics exports both:
-
-    field_values_total{field, bin}          live counts
-    field_reference_share{field, bin}       the reference's shares
-    field_unseen_values_total{field, value} values never seen in training
-    reference_info{digest, artifact_digest, stale}
-
-Fields: Input's by path (`amount`, `features.3`), Output's as `output.<path>`. A
-list (or mapping) of numbers is watched per position (or key) up to MAX_POSITIONS;
-the mean of the positions beyond is the field `<name>._rest`. Numeric bins: q0..q9
-between the reference's deciles (fewer when values repeat), _below its min, _above
-its max, _null. Categorical (str, enum, Literal, bool): its TOP_VALUES most common
-values (as text, cut at 40 characters), _other (seen in training, not in the top),
-_unseen, _null. Free text (mostly distinct strings) is watched by its length.
-Without artifacts/reference.json nothing is counted or exported.
+tools/reference.py records artifacts/reference.json (per field: bins and their
+shares); each worker counts every instance it answers into the same bins, in the
+predict thread: field_values_total{field,bin} in /metrics, beside
+field_reference_share{field,bin}, field_unseen_values_total{field,value} and
+reference_info{digest,artifact_digest,stale}. The README ("Watching inputs and
+answers against training") says which fields and bins. Without the file, nothing
+is counted or exported.
 """
 
 import hashlib
 import json
 import threading
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from enum import Enum
 from functools import cache
 from pathlib import Path
@@ -68,30 +58,7 @@ def text(value: object) -> str:
     return str(value)[:TEXT_CUT]
 
 
-def flatten(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """(field path, value) of each watched field in one Input or Output (as JSON)."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    if isinstance(value, dict):
-        items = list(value.items())
-        numbers = items and all(is_number(v) or v is None for _, v in items)
-        for key, item in items[:MAX_POSITIONS] if numbers else items:
-            yield from flatten(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list | tuple):
-        if value and all(is_number(v) or v is None for v in value):
-            for index, item in enumerate(value[:MAX_POSITIONS]):
-                yield f"{path}.{index}", item
-            if len(value) > MAX_POSITIONS:
-                yield f"{path}._rest", _rest(value)
-    else:  # a scalar or None; lists of text and other shapes are not watched
-        yield path, value
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _rest(values: list) -> float | None:
+def rest_mean(values: list) -> float | None:
     rest = [v for v in values[MAX_POSITIONS:] if v is not None]
     return sum(rest) / len(rest) if rest else None
 
@@ -105,17 +72,22 @@ class Field:
         parts = name.removeprefix("output.").split(".")
         self.steps = [int(p) if p.isdigit() else p for p in parts]
         self.low, self.high = saved.get("min"), saved.get("max")
-        self.edges: list[float] = saved.get("edges", [])
         self.top = set(saved.get("top", []))
         self.seen = set(saved.get("seen", []))
         self.complete = saved.get("complete", True)  # every training value kept
+        # Live numbers are counted in `tally`, by slot: one bisect on `cuts` finds
+        # _below (0) or a q bin; _above and _null are the last two.
+        self.cuts = [self.low, *saved.get("edges", [])]
+        self.slots = ["_below", *(f"q{i}" for i in range(len(self.cuts)))]
+        self.slots += ["_above", "_null"]
+        self.tally = [0] * len(self.slots)
 
     def value(self, instance: Any) -> Any:
         """This field's value in an Input or Output (None when missing)."""
         value = instance
         for step in self.steps:
             if step == "_rest":
-                return _rest(value) if isinstance(value, list) else None
+                return rest_mean(value) if isinstance(value, list) else None
             if isinstance(value, BaseModel):
                 value = getattr(value, step, None)
             elif isinstance(value, dict):
@@ -141,45 +113,54 @@ class Field:
             number = float(value)
         except (TypeError, ValueError):
             return "_null"
-        if number < self.low:
-            return "_below"
         if number > self.high:
             return "_above"
-        return f"q{bisect_right(self.edges, number)}"
+        return self.slots[bisect_right(self.cuts, number)]
 
 
 class Watch:
     """This worker's counts of live values per field and bin, written in bulk."""
 
     def __init__(self, saved: dict[str, Any]) -> None:
-        fields = [Field(name, entry) for name, entry in saved["fields"].items()]
-        self.inputs = [f for f in fields if not f.name.startswith("output.")]
-        self.outputs = [f for f in fields if f.name.startswith("output.")]
-        self.fields = fields
-        self._lock = threading.Lock()  # counted in the predict thread, flushed on
-        self._counts: dict[tuple[str, str], int] = {}  # the event loop
+        self.fields = [Field(name, entry) for name, entry in saved["fields"].items()]
+        self.numbers = [f for f in self.fields if f.kind == NUMERIC]
+        self.others = [f for f in self.fields if f.kind != NUMERIC]
+        # Numeric fields grouped by lookup (a list, for all its positions at once).
+        self.groups: dict[tuple[bool, str], tuple[Callable, list]] = {}
+        for field in self.numbers:
+            output, (first, *rest) = field.name.startswith("output."), field.steps
+            key, index = str(first), 0  # a plain field
+            if len(rest) == 1 and isinstance(rest[0], int):  # a list's position
+                key, index = f"{first}[]", rest[0]
+            elif rest:  # a mapping's key, a list's _rest: the long way
+                key = field.name
+            get = _lookup(field, str(first), key)
+            row = (index, field.cuts, field.high, field.tally)
+            self.groups.setdefault((output, key), (get, []))[1].append(row)
+        # Counted in the predict thread, handed over on the event loop, which never
+        # waits for the lock: what it cannot take now, it takes at the next flush.
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
         self._unseen: dict[tuple[str, str], int] = {}
         self._named: dict[str, set[str]] = {}
+        self._dirty = False
 
     def count(self, inputs: list[Any], outputs: list[Any]) -> None:
         """Count each instance's value of every field (in the predict thread)."""
-        counts: dict[tuple[str, str], int] = {}
-        unseen: list[tuple[str, Any]] = []
-        for fields, instances in ((self.inputs, inputs), (self.outputs, outputs)):
-            for field in fields:
-                bin_of, value_of, name = field.bin, field.value, field.name
-                for instance in instances:
-                    value = value_of(instance)
-                    key = (name, bin_of(value))
+        with self._lock:
+            self._dirty = True
+            for (output, _), (get, rows) in self.groups.items():
+                _tally(get, rows, outputs if output else inputs)
+            counts = self._counts
+            for field in self.others:
+                output = field.name.startswith("output.")
+                for instance in outputs if output else inputs:
+                    value = field.value(instance)
+                    key = (field.name, field.bin(value))
                     counts[key] = counts.get(key, 0) + 1
                     if key[1] == "_unseen":
-                        unseen.append((name, value))
-        with self._lock:
-            for key, amount in counts.items():
-                self._counts[key] = self._counts.get(key, 0) + amount
-            for name, value in unseen:
-                key = (name, self._name(name, text(value)))
-                self._unseen[key] = self._unseen.get(key, 0) + 1
+                        key = (field.name, self._name(field.name, text(value)))
+                        self._unseen[key] = self._unseen.get(key, 0) + 1
 
     def _name(self, field: str, value: str) -> str:
         named = self._named.setdefault(field, set())
@@ -187,18 +168,57 @@ class Watch:
             named.add(value)
         return value if value in named else "other"
 
+    def take(self) -> tuple[dict, dict]:
+        """The counts {(field, bin): n} and unseen values {(field, value): n} since
+        the last take; nothing new, or a batch being counted: ({}, {})."""
+        if not self._dirty or not self._lock.acquire(blocking=False):
+            return {}, {}
+        counts, self._counts = self._counts, {}
+        unseen, self._unseen = self._unseen, {}
+        for field in self.numbers:
+            for slot, amount in enumerate(field.tally):
+                if amount:
+                    counts[field.name, field.slots[slot]] = amount
+                    field.tally[slot] = 0
+        self._dirty = False
+        self._lock.release()
+        return counts, unseen
+
     def flush(self) -> None:
         """Hand the counts so far to metrics' bulk writer (on the event loop)."""
-        if not (self._counts or self._unseen):
-            return
-        with self._lock:
-            counts, self._counts = self._counts, {}
-            unseen, self._unseen = self._unseen, {}
+        counts, unseen = self.take()
         values, _, unseen_values, _ = exported()
         for (field, bin_), amount in counts.items():
             metrics.count(values, field, bin_, amount=amount)
         for (field, value), amount in unseen.items():
             metrics.count(unseen_values, field, value, amount=amount)
+
+
+def _lookup(field: Field, first: str, group: str) -> Callable[[Any], Sequence]:
+    """What a group's inner loop indexes: the list, or the field's value alone."""
+    if group.endswith("[]"):
+        return lambda x: v if isinstance(v := getattr(x, first, None), list) else ()
+    if group == first:
+        return lambda instance: (getattr(instance, first, None),)
+    return lambda instance: (field.value(instance),)
+
+
+def _tally(get: Callable, rows: list, instances: list[Any]) -> None:
+    """Count a group of numeric fields: the inner loop of Watch.count, kept lean."""
+    for instance in instances:
+        values = get(instance)
+        size = len(values)
+        for index, cuts, high, tally in rows:
+            value = values[index] if index < size else None
+            try:
+                if value is None:
+                    tally[-1] += 1
+                elif value > high:
+                    tally[-2] += 1
+                else:
+                    tally[bisect_right(cuts, value)] += 1
+            except TypeError:  # not a number: a model whose Output changed type
+                tally[-1] += 1
 
 
 def load(folder: Path, artifact_digest: str) -> tuple[Watch | None, str]:

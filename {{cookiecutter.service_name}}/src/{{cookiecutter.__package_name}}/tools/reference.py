@@ -19,10 +19,12 @@ of the others). The service counts live values into the same bins
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from ..model import Input, Model, Output
 from ..serving import reference
@@ -32,6 +34,29 @@ from .parity import command, versions
 SAMPLE = 20_000  # instances kept from larger training sets (a random sample)
 MAX_SEEN = 1000  # categorical values kept beyond the top ones, to tell _other
 BINS = 10  # quantile bins of a numeric field
+
+
+def flatten(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(field path, value) of each watched field in one Input or Output (as JSON)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        items = list(value.items())
+        numbers = items and all(is_number(v) or v is None for _, v in items)
+        for key, item in items[: reference.MAX_POSITIONS] if numbers else items:
+            yield from flatten(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        if value and all(is_number(v) or v is None for v in value):
+            for index, item in enumerate(value[: reference.MAX_POSITIONS]):
+                yield f"{path}.{index}", item
+            if len(value) > reference.MAX_POSITIONS:
+                yield f"{path}._rest", reference.rest_mean(value)
+    else:  # a scalar or None; lists of text and other shapes are not watched
+        yield path, value
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def record(
@@ -65,7 +90,7 @@ def record(
         raise ValueError("no inputs to make a reference from")
     columns: dict[str, list[Any]] = {}
     for number, (item, answer) in enumerate(zip(checked, answers, strict=True)):
-        pairs = [*reference.flatten(item, ""), *reference.flatten(answer, "output")]
+        pairs = [*flatten(item, ""), *flatten(answer, "output")]
         for name, value in pairs:
             columns.setdefault(name, [None] * number).append(value)
         for column in columns.values():  # a field this instance lacks: null
@@ -85,7 +110,7 @@ def record(
 def describe(values: list[Any]) -> dict[str, Any]:
     """One field's bins and shares, from its training values (None: null)."""
     present = [v for v in values if v is not None]
-    if present and all(reference.is_number(v) for v in present):
+    if present and all(is_number(v) for v in present):
         entry = _numeric(reference.NUMERIC, present)
     elif _free_text(present):
         entry = _numeric(reference.LENGTH, [len(str(v)) for v in present])
