@@ -39,6 +39,7 @@ def add(app: Sanic) -> None:
         await app.ctx.batcher.stop()
         if app.ctx.shadow:
             await app.ctx.shadow.stop()
+        app.ctx.runtime.flush_counts(now=True)
         app.ctx.deferred.flush()
         metrics.worker_stopped(os.getpid())
 

@@ -3,6 +3,7 @@
 import os
 import struct
 from bisect import bisect_left
+from functools import cache
 from pathlib import Path
 
 from prometheus_client import (
@@ -98,6 +99,22 @@ SHADOW_LATENCY = Histogram(
     namespace=NS,
     buckets=FAST,
 )
+
+
+@cache
+def drift() -> tuple[Counter, Gauge, Counter, Gauge]:
+    """The drift metrics (serving/reference.py): made only with a reference."""
+    return (
+        Counter("field_values", "Instances by field and reference bin.",
+                ["field", "bin"], namespace=NS),
+        Gauge("field_reference_share", "The reference's share of each bin.",
+              ["field", "bin"], namespace=NS, multiprocess_mode="max"),
+        Counter("field_unseen_values", "Values never seen in training, by field.",
+                ["field", "value"], namespace=NS),
+        Gauge("reference_info", "The training reference (artifacts/reference.json).",
+              ["digest", "artifact_digest", "stale"], namespace=NS,
+              multiprocess_mode="max"),
+    )  # fmt: skip
 
 
 def model_info(version: str, digest: str, rules: str, value: int = 1) -> None:

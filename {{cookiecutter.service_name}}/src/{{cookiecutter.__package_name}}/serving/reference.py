@@ -9,20 +9,19 @@ answers against training") says which fields and bins. Without the file, nothing
 is counted or exported.
 """
 
+import asyncio
 import hashlib
 import json
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from enum import Enum
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
 
-from ..config import METRICS_NAMESPACE as NS
 from . import metrics
 
 REFERENCE_FILE = "reference.json"  # in the artifacts folder; not part of its digest
@@ -30,23 +29,9 @@ MAX_POSITIONS = 32  # list positions or mapping keys watched one by one; then _r
 TOP_VALUES = 20  # categorical values with a bin of their own
 TEXT_CUT = 40  # characters of a categorical value kept in a label
 MAX_UNSEEN = 20  # distinct unseen values named per field and worker; then "other"
+EVERY = 1.0  # seconds between writes of the counts: a series a field and bin makes
+# many more file writes than the other metrics, so not after every request
 NUMERIC, CATEGORICAL, LENGTH = "numeric", "categorical", "length"
-
-
-@cache
-def exported() -> tuple[Counter, Gauge, Counter, Gauge]:
-    """The four metrics, made only when a reference is loaded."""
-    return (
-        Counter("field_values", "Instances by field and reference bin.",
-                ["field", "bin"], namespace=NS),
-        Gauge("field_reference_share", "The reference's share of each bin.",
-              ["field", "bin"], namespace=NS, multiprocess_mode="max"),
-        Counter("field_unseen_values", "Values never seen in training, by field.",
-                ["field", "value"], namespace=NS),
-        Gauge("reference_info", "The training reference (artifacts/reference.json).",
-              ["digest", "artifact_digest", "stale"], namespace=NS,
-              multiprocess_mode="max"),
-    )  # fmt: skip
 
 
 def text(value: object) -> str:
@@ -137,20 +122,22 @@ class Watch:
             get = _lookup(field, str(first), key)
             row = (index, field.cuts, field.high, field.tally)
             self.groups.setdefault((output, key), (get, []))[1].append(row)
+        self.widths = {k: 1 + max(r[0] for r in g[1]) for k, g in self.groups.items()}
         # Counted in the predict thread, handed over on the event loop, which never
         # waits for the lock: what it cannot take now, it takes at the next flush.
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = {}
         self._unseen: dict[tuple[str, str], int] = {}
         self._named: dict[str, set[str]] = {}
-        self._dirty = False
+        self._dirty, self._written, self._timer = False, 0.0, None
+        self._children: dict[tuple[str, str], Any] = {}  # field_values' series
 
     def count(self, inputs: list[Any], outputs: list[Any]) -> None:
         """Count each instance's value of every field (in the predict thread)."""
         with self._lock:
             self._dirty = True
-            for (output, _), (get, rows) in self.groups.items():
-                _tally(get, rows, outputs if output else inputs)
+            for key, (get, rows) in self.groups.items():
+                _tally(get, rows, self.widths[key], outputs if key[0] else inputs)
             counts = self._counts
             for field in self.others:
                 output = field.name.startswith("output.")
@@ -184,14 +171,28 @@ class Watch:
         self._lock.release()
         return counts, unseen
 
-    def flush(self) -> None:
-        """Hand the counts so far to metrics' bulk writer (on the event loop)."""
+    def flush(self, now: bool = False) -> None:
+        """Write the counts so far to the shared files (on the event loop); at most
+        every EVERY seconds, unless `now` (a worker stopping)."""
+        wait = self._written + EVERY - time.monotonic()
+        if wait > 0 and not now:
+            if self._timer is None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(wait, self.flush)
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         counts, unseen = self.take()
-        values, _, unseen_values, _ = exported()
-        for (field, bin_), amount in counts.items():
-            metrics.count(values, field, bin_, amount=amount)
-        for (field, value), amount in unseen.items():
-            metrics.count(unseen_values, field, value, amount=amount)
+        values, _, unseen_values, _ = metrics.drift()
+        for key, amount in counts.items():
+            child = self._children.get(key) or values.labels(*key)
+            self._children[key] = child
+            child.inc(amount)
+        for key, amount in unseen.items():
+            unseen_values.labels(*key).inc(amount)
+        if counts or unseen:
+            self._written = time.monotonic()
 
 
 def _lookup(field: Field, first: str, group: str) -> Callable[[Any], Sequence]:
@@ -203,21 +204,20 @@ def _lookup(field: Field, first: str, group: str) -> Callable[[Any], Sequence]:
     return lambda instance: (field.value(instance),)
 
 
-def _tally(get: Callable, rows: list, instances: list[Any]) -> None:
+def _tally(get: Callable, rows: list, width: int, instances: list[Any]) -> None:
     """Count a group of numeric fields: the inner loop of Watch.count, kept lean."""
     for instance in instances:
         values = get(instance)
-        size = len(values)
+        if len(values) < width:  # a short list: the positions it lacks are null
+            values = [*values, *[None] * (width - len(values))]
         for index, cuts, high, tally in rows:
-            value = values[index] if index < size else None
+            value = values[index]
             try:
-                if value is None:
-                    tally[-1] += 1
-                elif value > high:
+                if value > high:
                     tally[-2] += 1
                 else:
                     tally[bisect_right(cuts, value)] += 1
-            except TypeError:  # not a number: a model whose Output changed type
+            except TypeError:  # None (null or missing), or not a number
                 tally[-1] += 1
 
 
@@ -233,7 +233,7 @@ def load(folder: Path, artifact_digest: str) -> tuple[Watch | None, str]:
         watch = Watch(saved)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path.name} cannot be used: {error!r}") from None
-    _, shares, _, info = exported()
+    _, shares, _, info = metrics.drift()
     for field in watch.fields:
         for bin_, share in field.shares.items():
             shares.labels(field.name, bin_).set(share)

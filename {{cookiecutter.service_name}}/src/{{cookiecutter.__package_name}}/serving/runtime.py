@@ -127,10 +127,10 @@ class Runtime:
         if line:
             (log.warning if "STALE" in line else log.info)(line)
 
-    def flush_counts(self) -> None:
-        """Hand the live values counted so far to the metrics (on the loop)."""
+    def flush_counts(self, now: bool = False) -> None:
+        """Write the live values counted so far to the metrics (on the loop)."""
         if self.watch is not None:
-            self.watch.flush()
+            self.watch.flush(now)
 
     def _waiting(self, reason: str) -> None:
         self.reason = reason  # what /readyz answers meanwhile
