@@ -10,8 +10,11 @@ machine hits both alike. Prints the median of the per-round ratios (service/base
 
 import argparse
 import statistics
+from pathlib import Path
 
 from run import Server, environment, workload_requests, wrk
+
+from harness.processes import cpu_seconds
 
 
 def main() -> None:
@@ -31,19 +34,30 @@ def main() -> None:
         try:
             for server in servers.values():
                 server.wait_ready(expected[0][0])
-            for connections in map(int, args.concurrency.split(",")):
-                rows: dict[str, list[dict]] = {name: [] for name in servers}
-                for _ in range(args.rounds):
-                    for name, server in servers.items():
-                        wrk(server.url, script, connections, 1, "1")  # warm-up
-                        rows[name].append(
-                            wrk(server.url, script, connections, args.seconds, "1")
-                        )
-                for key in ("rps", "p50", "p99"):
-                    report(workload, connections, key, rows)
+            alternate(servers, script, args, workload)
         finally:
             for server in servers.values():
                 server.stop()
+
+
+def alternate(servers: dict, script: Path, args, workload: str) -> None:
+    """At each of args.concurrency: args.rounds rounds, each measuring every
+    server in turn (after a 1 s warm-up), in the other order every other round;
+    then the ratios (report). Besides wrk's numbers, `cpu`: the server's CPU time
+    per request (microseconds), which other work on the machine moves less."""
+    for connections in map(int, args.concurrency.split(",")):
+        rows: dict[str, list[dict]] = {name: [] for name in servers}
+        for round_ in range(args.rounds):
+            order = list(servers.items())  # who goes first alternates too
+            for name, server in order if round_ % 2 == 0 else order[::-1]:
+                wrk(server.url, script, connections, 1, "1")  # warm-up
+                before = cpu_seconds(server.process.pid)
+                row = wrk(server.url, script, connections, args.seconds, "1")
+                used = cpu_seconds(server.process.pid) - before
+                row["cpu"] = used / (row["rps"] * args.seconds) * 1e6
+                rows[name].append(row)
+        for key in ("rps", "p50", "p99", "cpu"):
+            report(workload, connections, key, rows)
 
 
 def report(workload: str, connections: int, key: str, rows: dict) -> None:

@@ -140,10 +140,11 @@ class Server:
         cpus: str = "0",
         workers: int = 1,
         python: Path | None = None,
+        artifacts: Path | None = None,
     ) -> None:
         self.name, self.workload, self.port = name, workload, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        artifacts = RESULTS / "artifacts" / workload
+        artifacts = artifacts or RESULTS / "artifacts" / workload
         env = {
             "WORKLOAD": workload,
             "ARTIFACTS": str(artifacts),
@@ -182,7 +183,7 @@ class Server:
             command = [python.parent / "mlserver", "start", "."]
         logs = RESULTS / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.log_path = logs / f"{workload}-{name}-{workers}.log"
+        self.log_path = logs / f"{artifacts.name}-{name}-{workers}.log"
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             ["taskset", "-c", cpus, *map(str, command)],

@@ -7,11 +7,12 @@ import subprocess
 from pathlib import Path
 
 from harness.commands import run
-from harness.examples import fill, script, write_block
+from harness.examples import example, fill, script, write_block
 from harness.render import bake
 from harness.server import source_env
 from harness.template import module
 
+REFERENCE_SIZE = 200  # example inputs a trained service's reference is made of
 REL_TOLERANCE = 1e-5  # a row scored in a batch may differ in its last float32 bits
 IN_PROCESS = """
 import json, sys
@@ -68,12 +69,44 @@ def in_process(python: Path, service: Path, inputs: list[dict]) -> list[dict]:
     return json.loads(done.stdout)
 
 
+def record_training(python: Path, service: Path, role: str, inputs: list[dict]) -> None:
+    """<role>.record(inputs) in the service (parity, reference), as a training
+    notebook calls it: the model in artifacts/ predicts the outputs."""
+    recorder = f"import json, sys\nimport {module(service, role)} as recorder\n"
+    recorder += "recorder.record(json.load(sys.stdin))"
+    subprocess.run(
+        [str(python), "-c", recorder],
+        cwd=service,
+        input=json.dumps(inputs),
+        text=True,
+        check=True,
+        env={**os.environ, **source_env(service)},
+    )
+
+
+def validate(python: Path, service: Path, *args: object) -> subprocess.CompletedProcess:
+    """`python -m <package>.tools.validate ARGS` in the service folder (any exit)."""
+    return subprocess.run(
+        [str(python), "-m", module(service, "validate"), *map(str, args)],
+        cwd=service,
+        env={**os.environ, **source_env(service)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def trained_service(cookies, environments, library: str) -> tuple[Path, Path]:
-    """Render, train the example model into artifacts/, and fill in predict()."""
+    """Render, train the example model into artifacts/, fill in predict(), and
+    record the training reference (artifacts/reference.json) from the example's
+    inputs, as the end of a training notebook does."""
     service = bake(cookies, ml_library=library)
     python = environments.python(library)
     run([python, script(library), "train", "artifacts"], service)
     fill(library, service)
+    inputs = example(library).inputs(REFERENCE_SIZE, 7)
+    record_training(python, service, "reference", inputs)
     return service, python
 
 

@@ -17,6 +17,7 @@ MODULES = {
     "validate": "tools.validate",
     "cases": "tools.cases",
     "parity": "tools.parity",
+    "reference": "tools.reference",
     "loadtest": "tools.loadtest",
     "conditions": "serving.conditions",
     "rules": "serving.rules",

@@ -76,8 +76,10 @@ def digest(python, service) -> str:
 
 
 def model_files(service):
-    """The files the example's training wrote (artifacts/ less its README)."""
-    return [p for p in (service / "artifacts").iterdir() if p.name != "README.md"]
+    """The files the example's training wrote (artifacts/ less its README and the
+    training reference)."""
+    kept = ("README.md", "reference.json")
+    return [p for p in (service / "artifacts").iterdir() if p.name not in kept]
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import yaml
 from harness.commands import run
 from harness.examples import example
 from harness.metrics import answers, predict_count, samples
-from harness.models import in_process, trained_service
+from harness.models import in_process, record_training, trained_service, validate
 from harness.render import bake
 from harness.server import Server, source_env
 from harness.template import LIBRARIES, module, package
@@ -27,19 +27,6 @@ from harness.waiting import wait_until
 KINDS = {"equals", "one_of", "approx", "top_k", "rank_of", "matches"}
 LIBRARY = "scikit-learn"  # the end-to-end library; the others get the cheap checks
 LOG_RATE = 0.5
-
-
-def validate(python: Path, service: Path, *args: str) -> subprocess.CompletedProcess:
-    """`python -m <package>.validate ARGS` in the service folder."""
-    return subprocess.run(
-        [str(python), "-m", module(service, "validate"), *args],
-        cwd=service,
-        env={**os.environ, **source_env(service)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 CHECK_RENDERED_CASES = """
@@ -163,20 +150,6 @@ def golden_cases(inputs: list[dict], outputs: list[dict]) -> list[dict]:
     return made
 
 
-def record_parity(python: Path, service: Path, inputs: list[dict]) -> None:
-    """parity.record(inputs) in the service, as a training notebook calls it."""
-    recorder = f"import json, sys\nimport {module(service, 'parity')} as parity\n"
-    recorder += "parity.record(json.load(sys.stdin))"
-    subprocess.run(
-        [str(python), "-c", recorder],
-        cwd=service,
-        input=json.dumps(inputs),
-        text=True,
-        check=True,
-        env={**os.environ, **source_env(service)},
-    )
-
-
 @pytest.fixture(scope="module")
 def live(cookies_session, environments, chat, tmp_path_factory):
     """A trained scikit-learn service with a parity record and 50 golden cases of
@@ -184,7 +157,7 @@ def live(cookies_session, environments, chat, tmp_path_factory):
     only once the parity canary passes); the tests below only talk to it, but for
     test_metrics_add_up_across_workers's requests. Stopped with exit 0 at the end."""
     service, python = trained_service(cookies_session, environments, LIBRARY)
-    record_parity(python, service, example(LIBRARY).inputs(20, seed=1))
+    record_training(python, service, "parity", example(LIBRARY).inputs(20, seed=1))
     inputs = example(LIBRARY).inputs(50, seed=2)
     cases = golden_cases(inputs, in_process(python, service, inputs))
     folder = tmp_path_factory.mktemp("validation")
@@ -380,7 +353,7 @@ def mismatched(cookies_session, environments) -> tuple[Path, Path]:
     """A trained scikit-learn service whose parity record says case 1 is labelled
     'no-such-class'."""
     service, python = trained_service(cookies_session, environments, LIBRARY)
-    record_parity(python, service, example(LIBRARY).inputs(5))
+    record_training(python, service, "parity", example(LIBRARY).inputs(5))
     path = service / "artifacts/parity.json"
     record = json.loads(path.read_text())
     record["cases"][1]["output"]["label"] = "no-such-class"

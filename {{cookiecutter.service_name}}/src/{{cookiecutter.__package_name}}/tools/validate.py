@@ -7,6 +7,11 @@ Usage: `make validate [URL=...]`, or `python -m <package>.tools.validate`:
   [URL] --ask INPUT --target VALUE    where is VALUE in the answer to INPUT (JSON)?
   [URL] --parity [FILE]       does it reproduce artifacts/parity.json?
   --draft LOG                 logged predictions -> draft cases (YAML on stdout)
+  URL --drift [--window S]    which input field drifted from the training reference
+                              (tools/drift.py); exit 1 when one did
+  --evaluate LOG LABELS [--field NAME]
+                              accuracy or error of logged predictions against
+                              labels that came later (tools/evaluate.py)
   --compare URL_A URL_B [--replay FILE] [--min-agreement 0.95]
                               the cases' inputs (or FILE's: a prediction log, JSON,
                               JSONL) to both; where they differ (tools/compare.py)
@@ -27,7 +32,7 @@ from typing import Any, Protocol
 import yaml
 
 from ..config import PACKAGE_NAME, SERVICE_NAME
-from . import cases, reports
+from . import cases, drift, evaluate, reports
 from .cases import Case, CaseError
 from .reports import Check, Report, Result
 
@@ -248,13 +253,7 @@ def ask(target: Target, instance: dict, wanted: Any) -> int:
 def draft(log_file: Path) -> str:
     """Draft cases (YAML) from logged predictions: what the service answered then."""
     drafted, skipped = [], 0
-    for text in log_file.read_text(encoding="utf-8").splitlines():
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue
-        if not isinstance(line, dict) or line.get("msg") != "prediction":
-            continue
+    for line in evaluate.predictions(log_file):
         if "[redacted]" in json.dumps(line["inputs"]):
             skipped += 1  # a redacted input cannot be sent again
             continue
@@ -340,7 +339,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare", nargs=2, metavar=("URL_A", "URL_B"))
     parser.add_argument("--replay", metavar="FILE", type=Path, help="with --compare")
     parser.add_argument("--min-agreement", type=float, default=0.0, metavar="SHARE")
+    parser.add_argument("--drift", action="store_true", help="with URL: see above")
+    parser.add_argument("--window", type=float, default=0, metavar="SECONDS")
+    parser.add_argument("--evaluate", nargs=2, type=Path, metavar=("LOG", "LABELS"))
+    parser.add_argument("--field", default="", help="with --evaluate: Output field")
     return parser.parse_args(argv)
+
+
+def check_drift(args: argparse.Namespace) -> int:
+    """URL --drift: the drift report; 1 when a field drifted (tools/drift.py)."""
+    if not args.url:
+        raise CannotRun("--drift needs the URL of a live service")
+    found, rows = drift.run(args.url, args.token, args.window)
+    print(drift.table(rows, found, args.url))
+    if args.json:
+        result = {
+            "verdict": drift.verdict(rows),
+            "reference": found.info,
+            "fields": rows,
+        }
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.webhook:
+        problem = reports.post(args.webhook, drift.chat_message(rows, args.url))
+        print(f"chat: {problem or 'summary posted'}", file=sys.stderr)
+    return 1 if any(r["rank"] >= drift.WARN for r in rows) else 0
+
+
+def check_evaluation(args: argparse.Namespace) -> int:
+    """--evaluate LOG LABELS: the answers' accuracy or error (tools/evaluate.py)."""
+    result = evaluate.evaluate(*args.evaluate, field=args.field)
+    print(evaluate.table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
 
 
 def compare_services(args: argparse.Namespace, selected: list[Case]) -> int:
@@ -384,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.draft:
             print(draft(args.draft), end="")
             return 0
+        if args.drift:
+            return check_drift(args)
+        if args.evaluate:
+            return check_evaluation(args)
         selected: list[Case] = []
         if args.compare and args.replay:
             return compare_services(args, selected)
