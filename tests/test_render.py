@@ -89,6 +89,8 @@ COMMON_FILES = {
     "src/{package}/tools/client.py",
     "src/{package}/tools/compare.py",
     "src/{package}/tools/dashboard.py",
+    "src/{package}/tools/drift.py",
+    "src/{package}/tools/evaluate.py",
     "src/{package}/tools/loadtest.py",
     "src/{package}/tools/monitoring.py",
     "src/{package}/tools/parity.py",
