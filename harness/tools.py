@@ -15,6 +15,8 @@ INSTALL_HINT = {
     "kubectl": "install kubectl (it includes kustomize)",
     "git": "install git",
     "make": "install make",
+    "promtool": "apt-get install prometheus (scripts/test.py does where it can)",
+    "prometheus": "apt-get install prometheus (scripts/test.py does where it can)",
 }
 
 

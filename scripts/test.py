@@ -7,7 +7,9 @@ worker, so its virtual environment is made once. `-n 0` runs everything in one p
 Where no Docker engine answers, ../shared/containers/engine.sh (when present) provides
 a Docker-compatible one for tests/test_image.py; without either those tests skip.
 Where chromedriver is missing and apt-get exists, Debian's chromium and chromedriver
-are installed for tests/test_docs.py; without them that test skips.
+are installed for tests/test_docs.py, and where promtool is missing, Debian's
+prometheus (promtool and the server) for tests/test_alerts.py; without them those
+tests skip.
 """
 
 import os
@@ -23,17 +25,16 @@ from harness.template import ROOT
 from harness.venvs import make
 
 
-def browser() -> None:
-    """Debian's chromium and chromedriver, for tests/test_docs.py, where apt-get can
-    install them (as root, as in CI); elsewhere that test skips and says why."""
-    if shutil.which("chromedriver") or not shutil.which("apt-get"):
+def debian(command: str, packages: list[str], purpose: str) -> None:
+    """Debian packages providing `command`, where apt-get can install them (as root,
+    as in CI); elsewhere the tests needing them skip and say why."""
+    if shutil.which(command) or not shutil.which("apt-get"):
         return
-    print("installing chromium and chromedriver (apt-get)", file=sys.stderr)
+    print(f"installing {' '.join(packages)} (apt-get) for {purpose}", file=sys.stderr)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if subprocess.run(["apt-get", "update"], env=env, **quiet).returncode == 0:
-        install = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
-        subprocess.run(install, env=env, **quiet)
+        subprocess.run(["apt-get", "install", "-y", *packages], env=env, **quiet)
 
 
 def main() -> int:
@@ -42,7 +43,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="modelservice-test-"))
     try:
         python = make(folder, requirements)
-        browser()
+        debian("chromedriver", ["chromium", "chromium-driver"], "tests/test_docs.py")
+        debian("promtool", ["prometheus"], "tests/test_alerts.py")
         parallel = ["-n", "2", "--dist", "loadgroup"]
         command = [python, "-m", "pytest", "-p", "no:cacheprovider", *parallel]
         command += sys.argv[1:]

@@ -9,4 +9,5 @@ reference                  record the training reference for drift (make referen
 rules_check                check rules.yaml, try it on inputs (make rules-check)
 smoke                      the built image passes the golden cases (make smoke)
 loadtest, client           load-test a running service; send it the example
+monitoring, dashboard      alert rules and a Grafana dashboard (make monitoring)
 """
