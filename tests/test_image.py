@@ -4,10 +4,13 @@ import json
 
 import pytest
 
+from harness.commands import run
 from harness.containers import GRACE, Image, engine
-from harness.environments import BY_LIBRARY
+from harness.environments import BY_LIBRARY, pinned
 from harness.examples import example
 from harness.models import close, in_process, trained_service
+from harness.template import CHOICES
+from harness.venvs import LISTING, distributions, normalized
 
 
 @pytest.mark.slow
@@ -15,9 +18,10 @@ from harness.models import close, in_process, trained_service
 def test_image_serves_the_trained_model_and_stops_on_sigterm(
     cookies, environments, library: str
 ) -> None:
-    """Build (then again after a code change, reusing the dependency layer), run on
+    """Build (then again after a code change, reusing the dependency layer) with the
+    locked versions the test environment has, and labels saying what it is; run on
     127.0.0.1: /readyz, predictions equal to in-process ones; SIGTERM stops it with
-    exit 0 within the grace period."""
+    exit 0 within the grace period. scikit-learn: `make sbom` lists the locks."""
     try:
         docker = engine()
     except LookupError as error:
@@ -39,6 +43,12 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
         ]
         assert changed and changed == list(range(changed[0], len(after))), changed
         assert len(changed) <= 3, (before, after)
+        check_environment_and_labels(image, python, service)
+        if library == "scikit-learn":
+            components = image.sbom()["components"]
+            listed = {(normalized(x["name"]), x["version"]) for x in components}
+            locked = pinned(service / "requirements.txt").items()
+            assert set(locked) <= listed, set(locked) - listed
         print(f"\n{library}: build {first:.0f} s, ", end="")
         print(f"{cached:.1f} s after a code change, {image.megabytes():.0f} MB", end="")
 
@@ -61,3 +71,22 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
         assert sum(x.get("route") == "/v1/predict" for x in lines) == 21
     finally:
         image.remove()
+
+
+def check_environment_and_labels(image: Image, python, service) -> None:
+    """The image's environment holds exactly requirements.txt (and torch, first),
+    at the versions the test environment has: `pip freeze` of both, for the runtime
+    packages. Its labels name the version, commit, source and template version."""
+    locked = pinned(service / "requirements.txt")
+    venv = distributions(run([python, "-c", LISTING]))
+    inside = image.distributions()
+    inside.pop(service.name)  # the service itself, from src/
+    for name, version in inside.items():
+        assert venv[name] == version, (name, version, venv[name])
+    assert inside.pop("torch", None) in (None, venv.get("torch"))
+    assert inside == locked
+    labels = image.labels()
+    assert labels["org.opencontainers.image.title"] == service.name
+    assert labels["org.opencontainers.image.version"] == "0.1.0"
+    assert labels["org.opencontainers.image.revision"]  # the commit, or nogit
+    assert labels["modelservice.template.version"] == CHOICES["_template_version"]
