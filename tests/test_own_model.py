@@ -137,8 +137,8 @@ def layered_venv(folder: Path, shared: Path) -> Path:
     Installing pandas into the shared environment would change it for every later
     test of that library; a fresh one would reinstall scikit-learn and the service's
     runtime (minutes). So the new environment gets a .pth line naming the shared
-    site-packages, after its own: `make install` still resolves the rendered
-    pyproject.toml for real, finds most of it there, and installs what is new
+    site-packages, after its own: `make install` still installs the rendered
+    service's locks for real, finds most of them there, and installs what is new
     (pandas, the editable service) here only.
     """
     venv.EnvBuilder(with_pip=True).create(folder)
@@ -180,12 +180,15 @@ def test_pipeline_over_named_columns_is_served_as_the_readme_says(
     assert done.returncode != 0
     assert "No module named 'pandas'" in done.stdout + done.stderr
 
-    # README, "Adding a dependency": a line in `dependencies`, then `make install`.
+    # README, "Adding a dependency": a line in `dependencies`, `make lock`, then
+    # `make install`.
     pyproject = service / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     assert '    "scikit-learn>=1.3,<2",\n]' in text
     text = text.replace('<2",\n]', '<2",\n    "pandas>=2",\n]', 1)
     pyproject.write_text(text, encoding="utf-8")
+    locked = make("lock", f"VENV={tmp_path / 'venv'}", cwd=service)
+    assert locked.returncode == 0, locked.stdout[-3000:] + locked.stderr
     installed = make("install", f"VENV={tmp_path / 'venv'}", cwd=service)
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr
     assert "pandas" in installed.stdout  # installed here, not found in the shared one
