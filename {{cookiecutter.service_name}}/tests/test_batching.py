@@ -7,6 +7,7 @@ import time
 import pytest
 
 from {{ cookiecutter.__package_name }}.serving.batching import Batcher, QueueFull
+from {{ cookiecutter.__package_name }}.serving.fastpath import Estimate
 
 
 def test_concurrent_callers_get_their_own_answers_in_batches() -> None:
@@ -120,3 +121,19 @@ def test_fast_lone_request_runs_inline_and_slow_one_in_the_thread() -> None:
     asyncio.run(scenario())
     loop = threading.get_ident()
     assert [thread == loop for thread in threads] == [True, True, True, False, False]
+
+
+def test_a_call_busy_on_the_cpu_past_the_limit_counts_as_slow() -> None:
+    """A call that never waits is timed by its CPU time: over the limit, it is slow."""
+
+    def busy(inputs: list[float]) -> list[float]:
+        deadline = time.thread_time() + inputs[0]
+        while time.thread_time() < deadline:
+            pass
+        return inputs
+
+    estimate = Estimate(limit_ms=5)
+    estimate.run(busy, [0.0])
+    assert estimate.fast()
+    estimate.run(busy, [0.02])
+    assert not estimate.fast()

@@ -30,8 +30,8 @@ class Batcher:
 
     A lone request runs at once; while a batch is running, new requests queue up and
     form the next batch, so batches grow with load and never wait for company unless
-    MAX_BATCH_WAIT_MS asks for it. On an idle worker a fast model's lone request
-    runs inline instead (fastpath.py).
+    MAX_BATCH_WAIT_MS asks for it. A batch of one instance with nothing else waiting
+    runs on the event loop instead when predict() is measured fast (fastpath.py).
     """
 
     def __init__(
@@ -78,9 +78,6 @@ class Batcher:
 
     async def submit(self, inputs: list[Any]) -> list[Any]:
         """Queue inputs for the next batch; return their outputs, in order."""
-        idle = not self._jobs and not self._running
-        if idle and len(inputs) == 1 and self.estimate.fast():  # fastpath.py
-            return self._inline(inputs)
         if len(self._jobs) >= self.max_queue:
             raise QueueFull
         job = _Job(inputs, asyncio.get_running_loop().create_future())
@@ -109,7 +106,7 @@ class Batcher:
             if not self._jobs:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            batch = self._running = self._take()  # busy: no inline call meanwhile
+            batch = self._take()
             if (
                 self.max_wait
                 and self._last_size > 1  # under load only: let the batch fill
@@ -163,24 +160,21 @@ class Batcher:
 
     async def _call(self, inputs: list[Any]) -> list[Any]:
         started = perf_counter()
+        if len(inputs) == 1 and not self._jobs and self.estimate.fast():
+            try:  # a lone request: no hop to the thread and back (fastpath.py)
+                return self.estimate.run(self.predict, inputs)
+            finally:
+                self._timed(started, inputs, "inline")
         future = asyncio.get_running_loop().create_future()
-        self._calls.put((self.predict, (inputs,), future))
+        self._calls.put((self.estimate.run, (self.predict, inputs), future))
         try:
             return await future
         finally:
             self._timed(started, inputs, "batched")
 
-    def _inline(self, inputs: list[Any]) -> list[Any]:
-        started = perf_counter()
-        try:
-            return self.predict(inputs)
-        finally:
-            self._timed(started, inputs, "inline")
-
-    def _timed(self, started: float, inputs: list[Any], path: str) -> None:
-        elapsed = perf_counter() - started
-        self.estimate.record(elapsed, len(inputs))
-        metrics.observe(metrics.PREDICT_LATENCY, elapsed)
+    @staticmethod
+    def _timed(started: float, inputs: list[Any], path: str) -> None:
+        metrics.observe(metrics.PREDICT_LATENCY, perf_counter() - started)
         metrics.observe(metrics.BATCH_SIZE, len(inputs))
         metrics.count(metrics.PREDICT_CALLS, path)
 
