@@ -388,6 +388,14 @@ def bench_workload(workload: str, pythons: dict[str, Path], args) -> dict:
     return results
 
 
+RATIOS = ("rps", "p50", "p99", "cpu_ms")
+
+
+def divide(a: float, b: float) -> float:
+    """a / b, or NaN where b is 0 (a server that answered nothing)."""
+    return a / b if b else float("nan")
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -444,10 +452,10 @@ def report(all_results: dict, args) -> str:
                 continue
             for c, r in by_c.items():
                 mine = ours[c]
+                ratio = {k: fmt(divide(mine[k], r[k]), 2) for k in RATIOS}
                 lines.append(
-                    f"| {name} | {c} | {mine['rps'] / r['rps']:.2f}x | "
-                    f"{mine['p50'] / r['p50']:.2f} | {mine['p99'] / r['p99']:.2f} | "
-                    f"{mine['cpu_ms'] / r['cpu_ms']:.2f} | "
+                    f"| {name} | {c} | {ratio['rps']}x | {ratio['p50']} | "
+                    f"{ratio['p99']} | {ratio['cpu_ms']} | "
                     f"{mine['worker'] - r['worker']:+.0f} |"
                 )
     lines += targets(all_results)
@@ -472,12 +480,22 @@ def targets(all_results: dict) -> list[str]:
             continue
         least = 4.0 if workload == "w3" else 2.0
         checks = [
-            (f"c=64 req/s >= {least}x", ours[64]["rps"] / peer[64]["rps"], least, True),
-            ("c=64 p99 no worse", ours[64]["p99"] / peer[64]["p99"], 1.0, False),
+            (
+                f"c=64 req/s >= {least}x",
+                divide(ours[64]["rps"], peer[64]["rps"]),
+                least,
+                True,
+            ),
+            ("c=64 p99 no worse", divide(ours[64]["p99"], peer[64]["p99"]), 1.0, False),
             ("c=64 errors 0", ours[64]["errors"], 0, False),
-            ("c=64 CPU <= 0.5x", ours[64]["cpu_ms"] / peer[64]["cpu_ms"], 0.5, False),
-            ("c=1 p50 within 10%", ours[1]["p50"] / peer[1]["p50"], 1.1, False),
-            ("c=1 p99 within 20%", ours[1]["p99"] / peer[1]["p99"], 1.2, False),
+            (
+                "c=64 CPU <= 0.5x",
+                divide(ours[64]["cpu_ms"], peer[64]["cpu_ms"]),
+                0.5,
+                False,
+            ),
+            ("c=1 p50 within 10%", divide(ours[1]["p50"], peer[1]["p50"]), 1.1, False),
+            ("c=1 p99 within 20%", divide(ours[1]["p99"], peer[1]["p99"]), 1.2, False),
             (
                 "worker RSS <= +30 MB",
                 ours[64]["worker"] - peer[64]["worker"],
@@ -524,10 +542,10 @@ def main() -> int:
     baseline = args.baseline.resolve() if args.baseline else None
     pythons = service_environment(workloads, baseline)
     all_results = {w: bench_workload(w, pythons, args) for w in workloads}
-    text = report(all_results, args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"report-{stamp}.md").write_text(text)
     (RESULTS / f"results-{stamp}.json").write_text(json.dumps(all_results, indent=1))
+    text = report(all_results, args)
+    (RESULTS / f"report-{stamp}.md").write_text(text)
     print(text)
     return 0
 
