@@ -52,6 +52,9 @@ def main() -> None:
                         rows[name].append(found)
                 for key in ("rps", "p50", "p99", "cpu"):
                     report(workload, connections, key, rows)
+                for name, found in rows.items():
+                    if errors := sum(r["errors"] for r in found):
+                        print(f"{workload} c={connections} {name}: {errors} errors")
         finally:
             for server in servers.values():
                 server.stop()

@@ -250,7 +250,8 @@ def lua_script(
     path: Path, bodies: list[dict], more: str = "", route: str = "/v1/predict"
 ) -> Path:
     """A wrk script that posts `bodies` in turn to `route`; `more` Lua after."""
-    items = ",\n".join(f"  [[{json.dumps(b)}]]" for b in bodies)
+    # Lua long strings of level 1: a JSON list of rows ends in "]]"
+    items = ",\n".join(f"  [=[{json.dumps(b)}]=]" for b in bodies)
     path.write_text(
         f"local bodies = {{\n{items}\n}}\n"
         "local i = 0\n"
