@@ -30,8 +30,9 @@ class Batcher:
 
     A lone request runs at once; while a batch is running, new requests queue up and
     form the next batch, so batches grow with load and never wait for company unless
-    MAX_BATCH_WAIT_MS asks for it. A batch of one instance with nothing else waiting
-    runs on the event loop instead when predict() is measured fast (fastpath.py).
+    MAX_BATCH_WAIT_MS asks for it. A batch of one instance, after another batch of
+    one, with nothing else waiting, runs on the event loop instead when predict() is
+    measured fast (fastpath.py).
     """
 
     def __init__(
@@ -114,9 +115,9 @@ class Batcher:
             ):
                 await asyncio.sleep(self.max_wait)
                 batch += self._take(self.max_batch_size - self._size(batch))
-            self._last_size = self._size(batch)
             if batch:
-                await self._execute(batch)
+                await self._execute(batch)  # (reads the last batch's size)
+            self._last_size = self._size(batch)
 
     def _take(self, room: int | None = None) -> list[_Job]:
         """Pop waiting jobs while they fit (a job larger than a batch runs alone)."""
@@ -160,8 +161,9 @@ class Batcher:
 
     async def _call(self, inputs: list[Any]) -> list[Any]:
         started = perf_counter()
-        if len(inputs) == 1 and not self._jobs and self.estimate.fast():
-            try:  # a lone request: no hop to the thread and back (fastpath.py)
+        lone = len(inputs) == 1 and not self._jobs and self._last_size <= 1
+        if lone and self.estimate.fast():
+            try:  # no hop to the thread and back (fastpath.py)
                 return self.estimate.run(self.predict, inputs)
             finally:
                 self._timed(started, inputs, "inline")
