@@ -60,3 +60,14 @@ def in_flight(server) -> float:
         for _, value in found
     ]
     return sum(values) - 1
+
+
+def predict_calls(server) -> dict[str, float]:
+    """Model.predict() calls by path (`inline` on the event loop, `batched` in the
+    predict thread), as /metrics sums them over the workers."""
+    return {
+        labels["path"]: value
+        for name, found in samples(server).items()
+        if name.endswith("_predict_calls_total")
+        for labels, value in found
+    }

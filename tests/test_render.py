@@ -66,6 +66,7 @@ COMMON_FILES = {
     "src/{package}/serving/deferred.py",
     "src/{package}/serving/docs.py",
     "src/{package}/serving/errors.py",
+    "src/{package}/serving/fastpath.py",
     "src/{package}/serving/health.py",
     "src/{package}/serving/inputs.py",
     "src/{package}/serving/lifecycle.py",

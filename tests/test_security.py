@@ -42,6 +42,7 @@ def test_error_answers_hold_no_trace_path_or_version(
     no library or Python version (the log has the details)."""
     service, python = service_with_predict(cookies, environments, BEHAVIOUR)
     settings = {"API_TOKEN": TOKEN, "PREDICT_TIMEOUT": "1", "REQUEST_TIMEOUT": "1"}
+    settings["INLINE_PREDICT_MAX_MS"] = "0"  # a call slow by input would run inline
     server = server_factory(python, service, WORKERS="1", **settings)
     broken = shutil.copytree(service, service.parent / "broken" / service.name)
     write_block(broken, "loading code", BROKEN_LOAD)

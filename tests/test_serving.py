@@ -71,7 +71,10 @@ def test_slow_or_failing_predict_keeps_the_worker_answering(
 ) -> None:
     """A slow predict() leaves /healthz answering; a timeout is 504; a bug is 500."""
     service, python = service_with_predict(cookies, environments, BEHAVIOUR)
-    server = server_factory(python, service, WORKERS="1", PREDICT_TIMEOUT="2")
+    # Fast path off: these calls are slow by input, which no estimate foresees.
+    server = server_factory(
+        python, service, WORKERS="1", PREDICT_TIMEOUT="2", INLINE_PREDICT_MAX_MS="0"
+    )
     server.wait_ready()
 
     slow = threading.Thread(
@@ -100,7 +103,10 @@ def test_full_queue_answers_503_and_a_bad_instance_fails_alone(
     """Past MAX_QUEUE a request gets 503 + Retry-After at once; in a batch that
     fails, only the request with the bad instance gets 500."""
     service, python = service_with_predict(cookies, environments, BEHAVIOUR)
-    server = server_factory(python, service, WORKERS="1", MAX_QUEUE="6")
+    # Fast path off: the busy call is slow by input, which no estimate foresees.
+    server = server_factory(
+        python, service, WORKERS="1", MAX_QUEUE="6", INLINE_PREDICT_MAX_MS="0"
+    )
     server.wait_ready()
 
     def send(text: str) -> tuple[int, dict, bytes]:

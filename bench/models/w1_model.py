@@ -3,30 +3,16 @@
 from pathlib import Path
 
 import joblib
-from pydantic import BaseModel, Field
+import numpy as np
+
+from .shape import make  # the request shape: shape_flat.py or shape_rows.py
+
+Input, Output, Scored = make(20)
 
 
-class Input(BaseModel):
-    """One row to score."""
-
-    features: list[float] = Field(min_length=20, max_length=20)
-
-    model_config = {"json_schema_extra": {"examples": [{"features": [0.5] * 20}]}}
-
-
-class Output(BaseModel):
-    """The class and the probability of each class."""
-
-    label: int
-    probabilities: list[float]
-
-
-class Model:
+class Model(Scored):
     def load(self, artifacts_dir: Path) -> None:
         self.model = joblib.load(artifacts_dir / "model.joblib")
 
-    def predict(self, inputs: list[Input]) -> list[Output]:
-        rows = self.model.predict_proba([item.features for item in inputs])
-        return [
-            Output(label=int(row.argmax()), probabilities=row.tolist()) for row in rows
-        ]
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(rows)

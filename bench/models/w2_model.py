@@ -2,34 +2,20 @@
 
 from pathlib import Path
 
+import numpy as np
 import torch
-from pydantic import BaseModel, Field
+
+from .shape import make  # the request shape: shape_flat.py or shape_rows.py
+
+Input, Output, Scored = make(256)
 
 
-class Input(BaseModel):
-    """One row to score."""
-
-    features: list[float] = Field(min_length=256, max_length=256)
-
-    model_config = {"json_schema_extra": {"examples": [{"features": [0.5] * 256}]}}
-
-
-class Output(BaseModel):
-    """The class and the probability of each class."""
-
-    label: int
-    probabilities: list[float]
-
-
-class Model:
+class Model(Scored):
     def load(self, artifacts_dir: Path) -> None:
         torch.set_num_threads(1)
         self.net = torch.export.load(artifacts_dir / "model.pt2").module()
 
-    def predict(self, inputs: list[Input]) -> list[Output]:
-        features = torch.tensor([item.features for item in inputs])
+    def scores(self, rows: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            rows = torch.softmax(self.net(features), dim=1)
-        return [
-            Output(label=int(row.argmax()), probabilities=row.tolist()) for row in rows
-        ]
+            tensor = torch.as_tensor(rows, dtype=torch.float32)
+            return torch.softmax(self.net(tensor), dim=1).numpy()

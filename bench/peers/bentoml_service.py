@@ -10,5 +10,5 @@ class Bench:
         self.predict_one = load()
 
     @bentoml.api(route="/v1/predict")
-    def predict(self, features: list[float]) -> dict:
+    def predict(self, features: list[float] | list[list[float]]) -> dict:
         return self.predict_one(features)

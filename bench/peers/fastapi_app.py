@@ -9,12 +9,13 @@ predict_one = load()
 
 
 class Input(BaseModel):
-    features: list[float]
+    features: list[float] | list[list[float]]  # one row, or rows (SHAPE=rows)
 
 
 class Output(BaseModel):
-    label: int
-    probabilities: list[float]
+    label: int | None = None
+    predictions: list[int] | None = None
+    probabilities: list[float] | list[list[float]]
 
 
 @app.get("/healthz")
@@ -22,6 +23,6 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@app.post("/v1/predict")
+@app.post("/v1/predict", response_model_exclude_none=True)
 def predict(body: Input) -> Output:
     return Output(**predict_one(body.features))

@@ -1,38 +1,71 @@
-"""The two benchmark models, loaded and called the same way by every peer.
+"""The three benchmark models, loaded and called the same way by every peer.
 
 W1: scikit-learn LogisticRegression, 20 float features, 3 classes.
-W2: torch MLP 256 -> 1024 -> 1024 -> 10 in eval mode, one thread.
-predict_one(features) -> {"label": int, "probabilities": [float, ...]}
+W2: torch MLP 256 -> 1024 -> 1024 -> 10 in eval mode, one thread (eager module).
+W3: scikit-learn RandomForestClassifier, 200 trees of depth 10, 30 features.
+predict_one(features) answers one request body's `features`: a flat list (one
+row) -> {"label": int, "probabilities": [float, ...]}, or a list of rows (SHAPE
+rows) -> {"predictions": [int, ...], "probabilities": [[float, ...], ...]}.
+Each peer converts the rows to one numpy array and scores them in one call: the
+fastest reasonable way to write it by hand.
 """
 
 import os
 from pathlib import Path
 
+import numpy as np
+
 WORKLOAD = os.environ.get("WORKLOAD", "w1")
 ARTIFACTS = Path(os.environ.get("ARTIFACTS", "artifacts"))
+SHAPE = os.environ.get("SHAPE", "flat")  # flat | rows
+WIDTH = {"w1": 20, "w2": 256, "w3": 30}
+ROWS = 4  # rows per request with SHAPE=rows
 
 
-def load():
-    """Return predict_one for the chosen workload."""
-    if WORKLOAD == "w1":
+def mlp():
+    """W2's network, eager: the same layers torch.export saved for the service."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Linear(256, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 10),
+    ).eval()
+
+
+def scorer():
+    """probabilities(2-D numpy array) -> 2-D numpy array, for the workload."""
+    if WORKLOAD != "w2":
         import joblib
 
-        model = joblib.load(ARTIFACTS / "model.joblib")
-
-        def predict_one(features: list[float]) -> dict:
-            row = model.predict_proba([features])[0]
-            return {"label": int(row.argmax()), "probabilities": row.tolist()}
-
-        return predict_one
+        return joblib.load(ARTIFACTS / "model.joblib").predict_proba
 
     import torch
 
     torch.set_num_threads(1)
-    net = torch.export.load(ARTIFACTS / "model.pt2").module()
+    net = mlp()
+    net.load_state_dict(torch.load(ARTIFACTS / "weights.pt"))
 
-    def predict_one(features: list[float]) -> dict:
+    def probabilities(rows: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            row = torch.softmax(net(torch.tensor([features])), dim=1)[0]
+            tensor = torch.as_tensor(rows, dtype=torch.float32)
+            return torch.softmax(net(tensor), dim=1).numpy()
+
+    return probabilities
+
+
+def load():
+    """Return predict_one for the chosen workload."""
+    probabilities = scorer()
+
+    def predict_one(features: list) -> dict:
+        if features and isinstance(features[0], list):  # a list of rows
+            rows = probabilities(np.asarray(features, dtype=np.float64))
+            predictions = rows.argmax(axis=1).tolist()
+            return {"predictions": predictions, "probabilities": rows.tolist()}
+        row = probabilities(np.asarray([features], dtype=np.float64))[0]
         return {"label": int(row.argmax()), "probabilities": row.tolist()}
 
     return predict_one
@@ -40,46 +73,50 @@ def load():
 
 def train(folder: Path) -> None:
     """Train the chosen workload's model on generated data and save it in folder."""
-    if WORKLOAD == "w1":
+    if WORKLOAD != "w2":
         import joblib
         from sklearn.datasets import make_classification
+        from sklearn.ensemble import RandomForestClassifier
         from sklearn.linear_model import LogisticRegression
 
+        size = WIDTH[WORKLOAD]
         x, y = make_classification(
-            n_samples=2000, n_features=20, n_informative=10, n_classes=3, random_state=0
+            n_samples=2000,
+            n_features=size,
+            n_informative=10,
+            n_classes=3,
+            random_state=0,
         )
-        joblib.dump(
-            LogisticRegression(max_iter=1000).fit(x, y), folder / "model.joblib"
-        )
+        if WORKLOAD == "w1":
+            model = LogisticRegression(max_iter=1000)
+        else:
+            model = RandomForestClassifier(200, max_depth=10, random_state=0)
+        joblib.dump(model.fit(x, y), folder / "model.joblib")
         return
 
     import torch
-    from torch import nn
 
     torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Linear(256, 1024),
-        nn.ReLU(),
-        nn.Linear(1024, 1024),
-        nn.ReLU(),
-        nn.Linear(1024, 10),
-    ).eval()  # random weights: the serving cost is the same as for trained ones
+    net = mlp()  # random weights: the serving cost is the same as for trained ones
+    torch.save(net.state_dict(), folder / "weights.pt")  # for the peers
     batch = torch.export.Dim("batch", min=1, max=4096)
     x = torch.randn(4, 256)
     program = torch.export.export(net, (x,), dynamic_shapes=({0: batch},))
-    torch.export.save(program, folder / "model.pt2")
+    torch.export.save(program, folder / "model.pt2")  # for the generated service
 
 
 def inputs(count: int, seed: int = 0) -> list[dict]:
-    """Request bodies for the chosen workload."""
+    """Request bodies for the chosen workload and SHAPE."""
     import random
 
     rng = random.Random(seed)
-    size = 20 if WORKLOAD == "w1" else 256
-    return [
-        {"features": [round(rng.uniform(-3, 3), 4) for _ in range(size)]}
-        for _ in range(count)
-    ]
+
+    def row() -> list[float]:
+        return [round(rng.uniform(-3, 3), 4) for _ in range(WIDTH[WORKLOAD])]
+
+    if SHAPE == "rows":
+        return [{"features": [row() for _ in range(ROWS)]} for _ in range(count)]
+    return [{"features": row()} for _ in range(count)]
 
 
 if __name__ == "__main__":  # python workload.py train FOLDER | expect COUNT

@@ -1,11 +1,13 @@
 """The batcher gathers concurrent requests and keeps each caller's answers apart."""
 
 import asyncio
+import threading
 import time
 
 import pytest
 
 from {{ cookiecutter.__package_name }}.serving.batching import Batcher, QueueFull
+from {{ cookiecutter.__package_name }}.serving.fastpath import Estimate
 
 
 def test_concurrent_callers_get_their_own_answers_in_batches() -> None:
@@ -94,3 +96,44 @@ def test_a_job_past_the_timeout_fails_and_the_batcher_goes_on() -> None:
         return answer
 
     assert asyncio.run(scenario()) == [0.0]
+
+
+def test_fast_lone_request_runs_inline_and_slow_one_in_the_thread() -> None:
+    """A lone single-instance call runs on the event loop's thread while predict()
+    is measured fast; once a call is slow, calls go to the predict thread."""
+    threads: list[int] = []
+
+    def predict(inputs: list[float]) -> list[float]:
+        threads.append(threading.get_ident())
+        time.sleep(inputs[0])
+        return inputs
+
+    async def scenario() -> None:
+        batcher = Batcher(
+            predict, max_batch_size=8, max_wait_ms=0, max_queue=10, inline_max_ms=20
+        )
+        batcher.start()
+        batcher.estimate.record(0.0001)  # the warm-up: fast
+        for seconds in (0, 0, 0.05, 0, 0):  # the third call is slow
+            assert await batcher.submit([seconds]) == [seconds]
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    loop = threading.get_ident()
+    assert [thread == loop for thread in threads] == [True, True, True, False, False]
+
+
+def test_a_call_busy_on_the_cpu_past_the_limit_counts_as_slow() -> None:
+    """A call that never waits is timed by its CPU time: over the limit, it is slow."""
+
+    def busy(inputs: list[float]) -> list[float]:
+        deadline = time.thread_time() + inputs[0]
+        while time.thread_time() < deadline:
+            pass
+        return inputs
+
+    estimate = Estimate(limit_ms=5)
+    estimate.run(busy, [0.0])
+    assert estimate.fast()
+    estimate.run(busy, [0.02])
+    assert not estimate.fast()

@@ -20,6 +20,7 @@ from {{ cookiecutter.__package_name }}.serving.settings import (
         ("WORKERS", "0"),
         ("LOG_LEVEL", "LOUD"),
         ("PREDICT_TIMEOUT", "nan"),
+        ("INLINE_PREDICT_MAX_MS", "-1"),
         ("SHADOW_URL", "candidate:8001"),
     ],
 )

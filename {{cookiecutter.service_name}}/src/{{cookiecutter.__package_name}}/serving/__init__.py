@@ -11,6 +11,7 @@ inputs    request body -> Input            schemas  Batch, Predictions, Error
 runtime   the model: load, warm-up, the one predict path (predict, check, rules)
 storage   ARTIFACTS_URI: model files fetched from object storage at start
 batching  concurrent requests -> batches, in the predict thread
+fastpath  when a lone request runs predict() inline on the event loop
 rules, conditions   rules.yaml             parity   does predict() reproduce it?
 reload    rules.yaml again on SIGHUP, checked first, switched between batches
 metrics, monitoring, logs, deferred        what the service says about itself

@@ -11,6 +11,7 @@ from time import perf_counter
 from typing import Any
 
 from . import metrics
+from .fastpath import Estimate
 
 
 class QueueFull(Exception):
@@ -29,7 +30,9 @@ class Batcher:
 
     A lone request runs at once; while a batch is running, new requests queue up and
     form the next batch, so batches grow with load and never wait for company unless
-    MAX_BATCH_WAIT_MS asks for it.
+    MAX_BATCH_WAIT_MS asks for it. A batch of one instance, after another batch of
+    one, with nothing else waiting, runs on the event loop instead when predict() is
+    measured fast (fastpath.py).
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class Batcher:
         max_wait_ms: float,
         max_queue: int,
         timeout: float | None = None,
+        inline_max_ms: float = 0,
     ) -> None:
         self.predict, self.max_batch_size = predict, max_batch_size
         self.max_wait, self.max_queue = max_wait_ms / 1000, max_queue
@@ -51,6 +55,7 @@ class Batcher:
         self._task: asyncio.Task | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._last_size = 0
+        self.estimate = Estimate(inline_max_ms)
 
     def start(self) -> None:
         threading.Thread(target=_serve, args=(self._calls,), daemon=True).start()
@@ -110,9 +115,9 @@ class Batcher:
             ):
                 await asyncio.sleep(self.max_wait)
                 batch += self._take(self.max_batch_size - self._size(batch))
-            self._last_size = self._size(batch)
             if batch:
-                await self._execute(batch)
+                await self._execute(batch)  # (reads the last batch's size)
+            self._last_size = self._size(batch)
 
     def _take(self, room: int | None = None) -> list[_Job]:
         """Pop waiting jobs while they fit (a job larger than a batch runs alone)."""
@@ -156,13 +161,24 @@ class Batcher:
 
     async def _call(self, inputs: list[Any]) -> list[Any]:
         started = perf_counter()
+        lone = len(inputs) == 1 and not self._jobs and self._last_size <= 1
+        if lone and self.estimate.fast():
+            try:  # no hop to the thread and back (fastpath.py)
+                return self.estimate.run(self.predict, inputs)
+            finally:
+                self._timed(started, inputs, "inline")
         future = asyncio.get_running_loop().create_future()
-        self._calls.put((self.predict, (inputs,), future))
+        self._calls.put((self.estimate.run, (self.predict, inputs), future))
         try:
             return await future
         finally:
-            metrics.observe(metrics.PREDICT_LATENCY, perf_counter() - started)
-            metrics.observe(metrics.BATCH_SIZE, len(inputs))
+            self._timed(started, inputs, "batched")
+
+    @staticmethod
+    def _timed(started: float, inputs: list[Any], path: str) -> None:
+        metrics.observe(metrics.PREDICT_LATENCY, perf_counter() - started)
+        metrics.observe(metrics.BATCH_SIZE, len(inputs))
+        metrics.count(metrics.PREDICT_CALLS, path)
 
 
 def _settle(

@@ -10,12 +10,15 @@ class Deferred:
     """Counts requests in flight and flushes their logs and metrics in bulk.
 
     Each request leaves a log line and a few metric updates in memory. They are
-    written right after the last response in flight has been sent (so the log and
-    /metrics are exact whenever the worker is idle), and at least every EVERY
-    seconds while requests keep coming.
+    written IDLE seconds after the last response in flight has been sent (so the log
+    and /metrics are exact whenever the worker has been idle that long; /metrics
+    writes its own worker's first), and at least every EVERY seconds while requests
+    keep coming. A lone caller's next request usually comes sooner than IDLE: its
+    requests share one write too, which was a tenth of a lone request's time.
     """
 
     EVERY = 0.1
+    IDLE = 0.005
 
     def __init__(self, collect: Callable[[], None] = lambda: None) -> None:
         self.collect = collect  # hands over counts made off the loop, if any
@@ -34,11 +37,8 @@ class Deferred:
                 return
             self._handle.cancel()
         loop = asyncio.get_running_loop()
-        self._soon = idle  # call_soon: after this response has been written
-        if idle:
-            self._handle = loop.call_soon(self.flush)
-        else:
-            self._handle = loop.call_later(self.EVERY, self.flush)
+        self._soon = idle
+        self._handle = loop.call_later(self.IDLE if idle else self.EVERY, self.flush)
 
     def flush(self) -> None:
         if self._handle is not None:

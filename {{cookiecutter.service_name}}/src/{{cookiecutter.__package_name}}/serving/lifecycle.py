@@ -25,6 +25,7 @@ def add(app: Sanic) -> None:
             max_wait_ms=settings.max_batch_wait_ms,
             max_queue=settings.max_queue,
             timeout=settings.predict_timeout,
+            inline_max_ms=settings.inline_predict_max_ms,
         )
         app.ctx.batcher.start()
         for name in runtime.rules.names:
@@ -47,6 +48,7 @@ def add(app: Sanic) -> None:
 async def _load(app: Sanic) -> None:
     runtime: Runtime = app.ctx.runtime
     await app.ctx.batcher.in_thread(runtime.load)
+    app.ctx.batcher.estimate.record(runtime.warm_up)  # the fast path's first call
     # The model lives as long as the worker: keep the garbage collector from walking
     # its objects again and again (pauses while serving, seconds at exit).
     gc.freeze()

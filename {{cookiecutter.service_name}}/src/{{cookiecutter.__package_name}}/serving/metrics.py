@@ -60,6 +60,12 @@ BATCH_SIZE = Histogram(
     namespace=NS,
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
+PREDICT_CALLS = Counter(
+    "predict_calls",
+    "Model.predict() calls, by path: inline on the event loop or batched in a thread.",
+    ["path"],
+    namespace=NS,
+)
 PREDICTIONS = Counter(
     "predictions", "Instances predicted, by outcome.", ["outcome"], namespace=NS
 )

@@ -1,13 +1,15 @@
 """One worker's model: load, warm up, readiness, and the one predict path.
 
 Runtime.predict() is what every answer comes from: Model.predict(), its outputs
-checked against Output, then rules.yaml; it runs in the predict thread.
+checked against Output, then rules.yaml; it runs in the predict thread (or inline
+on the event loop for a fast model's lone request: fastpath.py).
 """
 
 import hashlib
 import logging
 import math
 from pathlib import Path
+from time import perf_counter
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -74,6 +76,7 @@ class Runtime:
         self.digest = ""
         self.version = settings.model_version or "unversioned"
         self.watch: reference.Watch | None = None  # with artifacts/reference.json
+        self.warm_up = math.inf  # seconds the warm-up prediction took
 
     def load(self) -> None:
         """Load and warm up (blocking: run it in a thread); record why not ready."""
@@ -95,7 +98,9 @@ class Runtime:
         self.version = self.settings.model_version or self.digest[:12] or "unversioned"
         self._watch(folder)
         try:
+            started = perf_counter()
             self.predict_model([example_input()])
+            self.warm_up = perf_counter() - started
         except NotImplementedError as error:
             self.stub = True
             self.reason = f"predict() is not implemented yet in {MODEL_FILE}: {error}"

@@ -43,6 +43,7 @@ class Settings:
     model_version: str = _setting("")  # default: the artifact digest
     max_batch_size: int = _setting(32, low=1, high=100_000)  # per predict() call
     max_batch_wait_ms: float = _setting(0.0, low=0, high=1000)  # wait to fill a batch
+    inline_predict_max_ms: float = _setting(2.0, low=0, high=50)  # 0: fast path off
     max_queue: int = _setting(1024, low=1, high=1_000_000)  # waiting batches, then 503
     max_instances: int = _setting(1000, low=1, high=1_000_000)  # per request
     predict_timeout: float = _setting(30.0, low=0.001, high=3600)  # seconds, then 504
