@@ -4,9 +4,10 @@ Handing a call to the predict thread and back costs a lone caller more than a
 fast model's whole predict(). So when the batcher finds a single one-instance
 request waiting, and nothing else, after a batch of one too (under load batches
 are larger), it runs predict() on the event loop if predict() is measured fast:
-the slowest of the recent calls (the warm-up first) is under INLINE_PREDICT_MAX_MS. (Deciding in the request's handler instead would
-also take the requests of a busy worker one by one: the loop, busy with one,
-has not read the others yet, so they never batch.) A slower call switches back to
+the slowest of the recent calls (the warm-up first) is under INLINE_PREDICT_MAX_MS.
+(Deciding in the request's handler instead would also take the requests of a busy
+worker one by one: the loop, busy with one, has not read the others yet, so they
+never batch.) A slower call switches back to
 the thread at once, and only WINDOW fast calls in a row bring the fast path back,
 so a slow model never holds up the loop (and /healthz) for more than one call.
 
