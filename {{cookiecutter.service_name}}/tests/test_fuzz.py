@@ -21,4 +21,9 @@ def test_generated_requests_get_documented_answers(ready: httpx.Client) -> None:
         timeout=600,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    hint = (
+        "\nA 500 here is predict() failing, or answering NaN, on a generated input"
+        " that Input accepts (1e308, say): the service log says which. Bound Input's"
+        " fields to what the model can take (Field(ge=..., le=...)), or handle it."
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:] + hint
