@@ -60,6 +60,8 @@ def test_schema_violation_answers_422_with_field_paths(client: httpx.Client) -> 
     answer = client.post("/v1/predict", json={"instances": [42, "x"]})
     error = assert_envelope(answer, 422, "invalid_input")
     assert [d["field"] for d in error["details"]] == ["instances.0", "instances.1"]
+    # JSON's words, though valid bodies are validated from the decoded payload
+    assert error["details"][0]["message"] == "Input should be an object"
 
 
 def test_empty_batch_answers_422(client: httpx.Client) -> None:

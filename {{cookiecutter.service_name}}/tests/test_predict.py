@@ -4,7 +4,10 @@ import httpx
 import pytest
 
 from {{ cookiecutter.__package_name }}.model import Output
-from {{ cookiecutter.__package_name }}.serving.runtime import example_input
+from {{ cookiecutter.__package_name }}.serving.runtime import (
+    _not_finite,
+    example_input,
+)
 
 EXAMPLE = example_input().model_dump(mode="json")
 
@@ -47,3 +50,18 @@ def test_predict_batch_answers_each_instance_in_order(ready: httpx.Client) -> No
     predictions = answer.json()["predictions"]
     assert len(predictions) == 3
     assert all(close(prediction, single) for prediction in predictions)
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ([0.1, 0.2], ""),
+        ([1e308, 1e308], ""),  # finite numbers whose sum overflows
+        ([0.1, float("nan")], "p.1"),
+        ([float("inf"), float("-inf")], "p.0"),
+        ([["x", 1.0, float("inf")]], "p.0.2"),
+    ],
+)
+def test_an_answers_nan_or_infinity_is_named(value: list, path: str) -> None:
+    """predict() answers are checked for NaN and infinity (JSON has neither)."""
+    assert _not_finite({"p": value}) == path

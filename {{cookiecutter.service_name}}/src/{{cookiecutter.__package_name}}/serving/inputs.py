@@ -27,12 +27,40 @@ def parse(body: bytes, max_instances: int) -> tuple[list[Input], bool]:
         raise ServiceError(
             422, "invalid_input", "the body does not fit the schema", details
         )
-    try:  # strict JSON validation: "1.5" is no float, true is no number
-        inputs = _validate(body, batched)
-    except ValidationError as error:
-        inputs = _retry_ints(payload, batched, error)
+    inputs = _from_payload(payload, batched)
+    if inputs is None:
+        try:  # strict JSON validation: "1.5" is no float, true is no number
+            inputs = _validate(body, batched)
+        except ValidationError as error:
+            inputs = _retry_ints(payload, batched, error)
+        else:  # valid JSON that Python validation refused: always JSON from now on
+            _Payload.enabled = False
     monitoring.unknown(instances if batched else [payload])  # ignored, but counted
     return inputs, batched
+
+
+class _Payload:
+    """Whether to validate the payload orjson decoded rather than the body again:
+    a fraction of the cost (W2: 3 us against 16 us for 256 floats). From JSON's types
+    strict Python validation accepts what strict JSON validation does, with the
+    same values; where it refuses, parse() validates the body as JSON, as before,
+    so 422 messages stay JSON's ("a valid array", not "a valid list"). An Input with
+    a type Python validation takes only as itself (datetime, Enum...) turns it off.
+    """
+
+    enabled = True
+
+
+def _from_payload(payload: Any, batched: bool) -> list[Input] | None:
+    """The inputs validated from the decoded payload, or None: validate the body."""
+    if not _Payload.enabled:
+        return None
+    try:
+        if batched:
+            return Batch.model_validate(payload, strict=True).instances
+        return [Input.model_validate(payload, strict=True)]
+    except ValidationError:
+        return None
 
 
 def _retry_ints(payload: Any, batched: bool, error: ValidationError) -> list[Input]:

@@ -53,8 +53,13 @@ _lines: list[bytes] = []  # request lines of this worker, written by flush()
 def request(fields: dict[str, Any]) -> None:
     """Queue the request's line (JsonFormatter's shape); flush() writes the queue."""
     if requests.isEnabledFor(logging.INFO):
-        line = {"ts": timestamp(time.time()), "level": "INFO"}
-        line.update(logger=requests.name, msg="request", **fields)
+        line = {  # one dict literal: half the cost of a dict, then update(**fields)
+            "ts": timestamp(time.time()),
+            "level": "INFO",
+            "logger": requests.name,
+            "msg": "request",
+            **fields,
+        }
         _lines.append(orjson.dumps(line, default=str))
 
 

@@ -5,6 +5,7 @@ checked against Output, then rules.yaml; it runs in the predict thread (or inlin
 on the event loop for a fast model's lone request: fastpath.py).
 """
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -183,6 +184,11 @@ def _not_finite(value: object, path: str = "") -> str:
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list | tuple):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            # a finite sum: all finite numbers, in one C call (10 floats: 0.25 us,
+            # not 2 us one by one); else the walk below finds the one at fault
+            if math.isfinite(math.fsum(value)):
+                return ""
         items = enumerate(value)
     elif isinstance(value, BaseModel):
         items = vars(value).items()
