@@ -77,6 +77,7 @@ def test_image_serves_the_trained_model_and_stops_on_sigterm(
         image.remove()
 
 
+@pytest.mark.xdist_group("other")  # never built at once with the other image
 def test_image_takes_an_extra_only_when_asked(cookies) -> None:
     """`make image EXTRAS=storage` (for ARTIFACTS_URI) adds the extra's packages to
     the image's environment and moves no locked version; without it, none of them."""
