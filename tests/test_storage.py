@@ -118,20 +118,25 @@ def test_model_files_load_from_s3(
     assert server.stop() == 0
 
 
+@contextlib.contextmanager
+def fetching_over_http(service, python, server_factory, **settings: str):
+    """(the model file's name, a server) started with ARTIFACTS_URI naming its one
+    model file on a local HTTP server, fetched into service/fetched, while that
+    HTTP server runs."""
+    (name,) = [p.name for p in model_files(service)]
+    with http_server(service / "artifacts", free_port()) as url:
+        uri = f"{url}/{name}"
+        fetched = str(service / "fetched")
+        settings |= {"ARTIFACTS_URI": uri, "ARTIFACTS_DIR": fetched}
+        yield name, server_factory(python, service, **settings)
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("other")
 def test_model_file_loads_over_http(cookies, environments, server_factory) -> None:
     """One file from an https-like URL (a local HTTP server) loads and answers."""
     service, python = trained_service(cookies, environments, "other")
-    (name,) = [p.name for p in model_files(service)]
-    port = free_port()
-    with http_server(service / "artifacts", port) as url:
-        server = server_factory(
-            python,
-            service,
-            ARTIFACTS_URI=f"{url}/{name}",
-            ARTIFACTS_DIR=str(service / "fetched"),
-        )
+    with fetching_over_http(service, python, server_factory) as (name, server):
         server.wait_ready()
     assert (service / "fetched" / name).read_bytes() == (
         service / "artifacts" / name
@@ -149,16 +154,8 @@ def test_wrong_pin_keeps_the_service_unready_with_one_line(
     """Files that do not match ARTIFACTS_SHA256: /readyz says so, the log has one
     line (from two workers), and the files are not used."""
     service, python = trained_service(cookies, environments, "other")
-    (name,) = [p.name for p in model_files(service)]
-    port = free_port()
-    with http_server(service / "artifacts", port) as url:
-        server = server_factory(
-            python,
-            service,
-            ARTIFACTS_URI=f"{url}/{name}",
-            ARTIFACTS_DIR=str(service / "fetched"),
-            ARTIFACTS_SHA256="0" * 64,
-        )
+    pin = {"ARTIFACTS_SHA256": "0" * 64}
+    with fetching_over_http(service, python, server_factory, **pin) as (name, server):
         said: list[str] = []
 
         def both_workers_refuse() -> bool:
