@@ -93,7 +93,7 @@ class Runtime:
         try:
             self.model.load(folder)
         except Exception as error:
-            load_error = f"load() failed: {_safe(error)}"
+            load_error = self.reason = f"load() failed: {_safe(error)}"
             log.error(f"model load failed: {load_error}", exc_info=error)
         self.digest = artifact_digest(folder) if folder.is_dir() else ""
         self.version = self.settings.model_version or self.digest[:12] or "unversioned"
