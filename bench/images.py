@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.commands import log
-from harness.containers import Image, container_engine, engine
+from harness.containers import Image, container_engine, engine, sweep
 from harness.environments import Environments
 from harness.examples import example
 from harness.models import close, in_process, trained_service
@@ -84,7 +84,8 @@ def measure(
         row["stop s"] = round(image.stop(), 1)
         row["exit code"] = image.inspect("{{.State.ExitCode}}")
     finally:
-        if left := image.remove():
+        image.remove()
+        if left := sweep(docker):  # one library at a time: nothing else builds
             log(f"{library}: could not remove images {left}")
     return row
 

@@ -64,11 +64,33 @@ def container_engine() -> dict[str, str]:
     return {key: value.strip("'\"") for key, value in pairs}
 
 
+# On every image the harness builds, intermediate ones included: sweep() finds them.
+LABEL = "modelservice.image"
+
+
+def sweep(docker: str) -> list[str]:
+    """Remove every image the harness built, intermediate ones included; what is left.
+
+    Only once no build runs: podman labels a cached intermediate image with the
+    build that made it, and another service's build may be reusing it (two final
+    stages begin alike), so removing it mid-run rebuilds the other's layers.
+    """
+    quiet = [docker, "images", "-qa", "--filter", f"label={LABEL}"]
+
+    def left() -> list[str]:
+        done = subprocess.run(quiet, capture_output=True, text=True, check=False)
+        return done.stdout.split()
+
+    if built := left():
+        subprocess.run([docker, "rmi", *built], capture_output=True, check=False)
+    return left()
+
+
 class Image:
     """`make image` of a rendered service as `name:test`, run as container `name`.
 
-    Every build is labelled with the name, so remove() also finds the intermediate
-    images an engine such as podman keeps for its layer cache.
+    Every build is labelled (LABEL=name); remove() takes the container and the
+    tags, and sweep() the intermediate images once nothing builds any more.
     """
 
     def __init__(
@@ -76,7 +98,7 @@ class Image:
     ) -> None:
         self.docker, self.service, self.library = docker, service, library
         self.name = name
-        self.tag, self.label = f"{name}:test", f"modelservice.image={name}"
+        self.tag, self.label = f"{name}:test", f"{LABEL}={name}"
         project = tomllib.loads((service / "pyproject.toml").read_text("utf-8"))
         self.tags = [self.tag, f"{name}:{project['project']['version']}"]
         self.make = ["make", f"CONTAINER_ENGINE={docker}", f"PYTHON={python}"]
@@ -162,14 +184,11 @@ class Image:
         done = self.quiet("logs", self.name)
         return done.stdout + done.stderr
 
-    def remove(self) -> list[str]:
-        """Remove the container, the tags and the labelled images; what is left."""
+    def remove(self) -> None:
+        """Remove the container and the tags (and the intermediate images only this
+        build used: the engine keeps those another build's cache still needs)."""
         self.quiet("rm", "-f", self.name)
         self.quiet("rmi", *self.tags)
-        built = ["images", "-qa", "--filter", f"label={self.label}"]
-        if left := self.quiet(*built).stdout.split():
-            self.quiet("rmi", *left)
-        return self.quiet(*built).stdout.split()
 
     def quiet(self, *arguments: str) -> subprocess.CompletedProcess:
         """An engine command whose failure is an answer (nothing to remove ...)."""

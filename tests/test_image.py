@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from harness.commands import run, sh
-from harness.containers import GRACE, Image, engine
+from harness.containers import GRACE, LABEL, Image, engine
 from harness.environments import BY_LIBRARY, pinned
 from harness.examples import example
 from harness.models import close, in_process, trained_service
@@ -95,6 +95,7 @@ def test_image_takes_an_extra_only_when_asked(cookies) -> None:
     try:
         for extras in ("", "storage"):
             build = [docker, "build", "--target", "build", "-t", tag]
+            build += ["--label", f"{LABEL}=modelservice-test-extras"]
             run([*build, "--build-arg", f"EXTRAS={extras}", "."], service)
             inside = distributions(sh(*listing, "-c", LISTING))
             assert {name: inside[name] for name in locked} == locked
