@@ -30,9 +30,9 @@ class Batcher:
 
     A lone request runs at once; while a batch is running, new requests queue up and
     form the next batch, so batches grow with load and never wait for company unless
-    MAX_BATCH_WAIT_MS asks for it. A batch of one instance, after another batch of
-    one, with nothing else waiting, runs on the event loop instead when predict() is
-    measured fast (fastpath.py).
+    MAX_BATCH_WAIT_MS asks for it. A lone one-instance request, after a batch of one
+    and with nothing else waiting or running, runs on the event loop instead when
+    predict() is measured fast (fastpath.py).
     """
 
     def __init__(
@@ -55,6 +55,7 @@ class Batcher:
         self._task: asyncio.Task | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._last_size = 0
+        self._claimed = False  # a lone request is deciding whether to run inline
         self.estimate = Estimate(inline_max_ms)
 
     def start(self) -> None:
@@ -81,10 +82,32 @@ class Batcher:
         """Queue inputs for the next batch; return their outputs, in order."""
         if len(self._jobs) >= self.max_queue:
             raise QueueFull
+        if len(inputs) == 1 and self._alone() and self.estimate.fast():
+            queued_at, self._claimed = perf_counter(), True
+            try:  # one turn of the loop: requests it has read already queue meanwhile
+                await asyncio.sleep(0)
+            finally:
+                self._claimed = False
+            if self._alone():
+                metrics.observe(metrics.QUEUE_WAIT, perf_counter() - queued_at)
+                return self._inline(inputs)
         job = _Job(inputs, asyncio.get_running_loop().create_future())
         self._jobs.append(job)
         self._wakeup.set()
         return await job.future
+
+    def _alone(self) -> bool:
+        """Nothing else waiting, running or deciding, and the last batch was one."""
+        busy = self._jobs or self._running or self._claimed
+        return not busy and self._last_size <= 1
+
+    def _inline(self, inputs: list[Any]) -> list[Any]:
+        """predict() on the event loop: no hop to the thread and back (fastpath.py)."""
+        started, self._last_size = perf_counter(), 1
+        try:
+            return self.estimate.run(self.predict, inputs)
+        finally:
+            self._timed(started, inputs, "inline")
 
     def _expire(self) -> None:
         """Fail jobs older than the timeout with TimeoutError (a few times a second).
@@ -161,12 +184,6 @@ class Batcher:
 
     async def _call(self, inputs: list[Any]) -> list[Any]:
         started = perf_counter()
-        lone = len(inputs) == 1 and not self._jobs and self._last_size <= 1
-        if lone and self.estimate.fast():
-            try:  # no hop to the thread and back (fastpath.py)
-                return self.estimate.run(self.predict, inputs)
-            finally:
-                self._timed(started, inputs, "inline")
         future = asyncio.get_running_loop().create_future()
         self._calls.put((self.estimate.run, (self.predict, inputs), future))
         try:

@@ -1,15 +1,16 @@
 """The fast path: when a lone request may run predict() inline on the event loop.
 
 Handing a call to the predict thread and back costs a lone caller more than a
-fast model's whole predict(). So when the batcher finds a single one-instance
-request waiting, and nothing else, after a batch of one too (under load batches
+fast model's whole predict(). So when a one-instance request reaches the batcher
+with nothing else waiting or running, after a batch of one too (under load batches
 are larger), it runs predict() on the event loop if predict() is measured fast:
 the slowest of the recent calls (the warm-up first) is under INLINE_PREDICT_MAX_MS.
-(Deciding in the request's handler instead would also take the requests of a busy
-worker one by one: the loop, busy with one, has not read the others yet, so they
-never batch.) A slower call switches back to
-the thread at once, and only WINDOW fast calls in a row bring the fast path back,
-so a slow model never holds up the loop (and /healthz) for more than one call.
+It lets the loop turn once first and stays alone only if no other request arrived
+meanwhile: without that turn a busy worker would take its requests one by one (the
+loop, busy with one, has not yet run the others it has read), and they would never
+batch. A slower call switches back to the thread at once, and only WINDOW fast
+calls in a row bring the fast path back, so a slow model never holds up the loop
+(and /healthz) for more than one call.
 
 A call's time is its wall-clock time, except when its thread never waited (no
 voluntary context switch: no sleep, I/O, lock or helper thread): then its CPU
