@@ -57,8 +57,8 @@ def _bare(annotation: Any) -> Any:
     return annotation
 
 
-def describe(model: type[BaseModel]) -> list[Tensor]:
-    """The tensors of a model's fields, in their order."""
+def describe(model: type[BaseModel]) -> dict[str, Tensor]:
+    """The tensors of a model's fields by name, in their order."""
     tensors = []
     for name, info in model.model_fields.items():
         kind = _bare(info.annotation)
@@ -74,7 +74,7 @@ def describe(model: type[BaseModel]) -> list[Tensor]:
             tensors.append(Tensor(name, datatype, (-1, size), accepted))
             continue
         tensors.append(Tensor(name, "BYTES", (-1,), ("BYTES",), as_json=True))
-    return tensors
+    return {tensor.name: tensor for tensor in tensors}
 
 
 def bad(message: str) -> ServiceError:
@@ -110,12 +110,11 @@ def _check_elements(
             raise bad(f"input {name!r}: {value} is out of range for {datatype}")
 
 
-def rows(inputs: Any, tensors: list[Tensor], max_instances: int) -> list[dict]:
+def rows(inputs: Any, known: dict[str, Tensor], max_instances: int) -> list[dict]:
     """The request's "inputs" -> one dict of field values per instance; 400 for a
     wrong name, datatype, shape or element."""
     if not isinstance(inputs, list) or not inputs:
         raise bad("'inputs' must be a non-empty list of tensors")
-    known = {t.name: t for t in tensors}
     columns: dict[str, list[Any]] = {}
     batch = None
     for given in inputs:
@@ -152,12 +151,17 @@ def rows(inputs: Any, tensors: list[Tensor], max_instances: int) -> list[dict]:
             raise bad(f"input {name!r}: shape {shape} needs {size} values, not {count}")
         _check_elements(data, kinds, datatype, name)
         columns[name] = _column(tensor, data, batch)
+    if len(columns) == 1:  # (the usual case, made quicker)
+        ((name, column),) = columns.items()
+        return [{name: value} for value in column]
     by_row = zip(*columns.values(), strict=True)
     return [dict(zip(columns, row, strict=True)) for row in by_row]
 
 
 def _column(tensor: Tensor, data: list[Any], batch: int) -> list[Any]:
     if len(tensor.shape) > 1:
+        if batch == 1:
+            return [data]
         width = len(data) // batch
         return [data[i * width : (i + 1) * width] for i in range(batch)]
     if not tensor.as_json:
@@ -176,6 +180,9 @@ def outputs(answers: list[dict], tensors: list[Tensor]) -> list[dict[str, Any]]:
         shape = [len(column)]
         if tensor.as_json:
             column = [orjson.dumps(value).decode() for value in column]
+        elif len(tensor.shape) > 1 and len(column) == 1:
+            column = column[0]
+            shape.append(len(column))
         elif len(tensor.shape) > 1:
             widths = {len(value) for value in column}
             if len(widths) > 1:
@@ -183,5 +190,12 @@ def outputs(answers: list[dict], tensors: list[Tensor]) -> list[dict[str, Any]]:
                 raise ServiceError(500, "ragged_output", message)
             shape.append(widths.pop())
             column = [item for value in column for item in value]
-        result.append({**tensor.metadata(), "shape": shape, "data": column})
+        result.append(
+            {
+                "name": tensor.name,
+                "datatype": tensor.datatype,
+                "shape": shape,
+                "data": column,
+            }
+        )
     return result

@@ -31,14 +31,14 @@ def _json(body: object) -> HTTPResponse:
 
 
 @cache
-def _tensors(model: type) -> list[tensors.Tensor]:
+def _tensors(model: type) -> dict[str, tensors.Tensor]:
     return tensors.describe(model)
 
 
 @cache
 def _as_json(model: type) -> bool:
     """Whether any field of the model travels as JSON text."""
-    return any(t.as_json for t in _tensors(model))
+    return any(t.as_json for t in _tensors(model).values())
 
 
 def _model(name: str) -> None:
@@ -71,8 +71,8 @@ async def model_metadata(request: Request, name: str) -> HTTPResponse:
         "name": SERVICE_NAME,
         "versions": [runtime.version],
         "platform": f"modelservice-{ML_LIBRARY}",
-        "inputs": [t.metadata() for t in _tensors(Input)],
-        "outputs": [t.metadata() for t in _tensors(runtime.rules.answer)],
+        "inputs": [t.metadata() for t in _tensors(Input).values()],
+        "outputs": [t.metadata() for t in _tensors(runtime.rules.answer).values()],
     }
     return _json(body)
 
@@ -137,11 +137,10 @@ def _payload(raw_body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _requested(wanted: Any, available: list[tensors.Tensor]) -> list[tensors.Tensor]:
+def _requested(wanted: Any, by_name: dict[str, tensors.Tensor]) -> list[tensors.Tensor]:
     """The outputs a request names, in its order (all of them when it names none)."""
     if wanted is None or wanted == []:
-        return available
-    by_name = {t.name: t for t in available}
+        return list(by_name.values())
     if not isinstance(wanted, list) or not all(isinstance(w, dict) for w in wanted):
         raise tensors.bad("'outputs' must be a list of objects with a name")
     names = [w.get("name") for w in wanted]
