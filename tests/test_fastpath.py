@@ -80,3 +80,30 @@ def test_slow_model_never_runs_inline_and_probes_stay_prompt(
     calls = calls_settle(server, 1)
     assert calls.get("inline", 0) == 0 and calls["batched"] >= 1, calls
     assert server.stop() == 0, server.output()
+
+
+@pytest.mark.xdist_group("other")  # shares that library's environment
+def test_requests_arriving_together_still_batch(
+    cookies, environments, server_factory
+) -> None:
+    """The fast path steps aside under load: requests that reach a busy worker
+    together share predict() calls in the thread (fewer calls than requests)."""
+    service, python = service_with_predict(cookies, environments, BEHAVIOUR)
+    server = server_factory(python, service, WORKERS="1", INLINE_PREDICT_MAX_MS="20")
+    server.wait_ready()
+    statuses: list[int] = []
+
+    def call() -> None:  # 5 ms a call: a fast model, which keeps the loop busy
+        for _ in range(10):
+            body = {"text": "sleep 0.005"}
+            statuses.append(server.request("/v1/predict", body)[0])
+
+    callers = [threading.Thread(target=call) for _ in range(16)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert statuses == [200] * 160
+    calls = calls_settle(server, 1)  # (/metrics writes its worker's counts first)
+    assert calls.get("batched", 0) >= 1 and sum(calls.values()) < 160, calls
+    assert server.stop() == 0, server.output()
