@@ -72,10 +72,7 @@ class Server:
         answers until it closes the connection (TimeoutError after 15 s)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=15) as sock:
             sock.sendall(data)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        return answer
+            return read_to_end(sock)
 
     def ready(self) -> bool:
         """/readyz answers 200 and every worker's model_ready gauge is 1 (read from
@@ -129,3 +126,11 @@ class Server:
         with contextlib.suppress(subprocess.TimeoutExpired):  # killed all the same
             self.stop(timeout=60)
         self.log.close()
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    """Everything the server sends on this connection until it closes it."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer

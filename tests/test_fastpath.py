@@ -10,6 +10,7 @@ import pytest
 
 from harness.metrics import predict_calls
 from harness.models import BEHAVIOUR, service_with_predict
+from harness.server import read_to_end
 from harness.waiting import wait_until
 
 SLOW = """
@@ -121,7 +122,4 @@ def predict_request(text: str) -> bytes:
 def status_of(connection: socket.socket) -> int:
     """The status of the answer on this connection (read to its end)."""
     connection.settimeout(60)
-    answer = b""
-    while chunk := connection.recv(65536):
-        answer += chunk
-    return int(answer.split(b" ", 2)[1])
+    return int(read_to_end(connection).split(b" ", 2)[1])
