@@ -7,6 +7,7 @@ One tensor per field, named after it; the first dimension is the batch:
     anything else (dicts, nested models, lists of text) -> BYTES [-1], JSON text
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -172,7 +173,7 @@ def _column(tensor: Tensor, data: list[Any], batch: int) -> list[Any]:
         raise bad(f"input {tensor.name!r}: each element must be JSON text") from None
 
 
-def outputs(answers: list[dict], tensors: list[Tensor]) -> list[dict[str, Any]]:
+def outputs(answers: list[dict], tensors: Iterable[Tensor]) -> list[dict[str, Any]]:
     """Answers (as JSON-ready dicts) -> one output tensor per field."""
     result = []
     for tensor in tensors:

@@ -4,6 +4,7 @@ serve them: health, model metadata and infer, through the same path as /v1/predi
 Its errors are {"error": "..."} (errors.py); tensors.py maps tensors to fields.
 """
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -137,10 +138,12 @@ def _payload(raw_body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _requested(wanted: Any, by_name: dict[str, tensors.Tensor]) -> list[tensors.Tensor]:
+def _requested(
+    wanted: Any, by_name: dict[str, tensors.Tensor]
+) -> Iterable[tensors.Tensor]:
     """The outputs a request names, in its order (all of them when it names none)."""
     if wanted is None or wanted == []:
-        return list(by_name.values())
+        return by_name.values()
     if not isinstance(wanted, list) or not all(isinstance(w, dict) for w in wanted):
         raise tensors.bad("'outputs' must be a list of objects with a name")
     names = [w.get("name") for w in wanted]
